@@ -1,0 +1,1 @@
+"""Configuration: paths (platformdirs), secrets, and the app's settings. No Qt."""
