@@ -44,10 +44,10 @@ def _qasync_loop() -> asyncio.AbstractEventLoop:
 
 def pytest_asyncio_loop_factories(
     config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
+) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     """Tests marked ``qt_loop`` run on qasync; with the default loop Qt timers never fire."""
     if item.get_closest_marker("qt_loop") is None:
-        return None
+        return {"asyncio": asyncio.new_event_loop}
     return {"qasync": _qasync_loop}
 
 

@@ -1,0 +1,23 @@
+"""The seller client core: asyncio, no Qt. Used by the tray app and ``listen``.
+
+``SellerClient`` keeps a connection to a gateway and calls back with each new
+event; ``ClientSession`` (in :mod:`app.client.session`) holds the protocol rules
+without I/O. See ``docs/client-api.md``.
+"""
+
+from app.client.backoff import Backoff, Heartbeat
+from app.client.connection import AuthRefused, SellerClient, Unsubscribe
+from app.client.session import GapDetected, ReplayDone
+from app.client.status import ConnectionState, ConnectionStatus
+
+__all__ = [
+    "AuthRefused",
+    "Backoff",
+    "ConnectionState",
+    "ConnectionStatus",
+    "GapDetected",
+    "Heartbeat",
+    "ReplayDone",
+    "SellerClient",
+    "Unsubscribe",
+]

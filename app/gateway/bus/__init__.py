@@ -1,0 +1,1 @@
+"""Event-log backends: ``sqlite`` (one gateway, the default); Redis comes later."""

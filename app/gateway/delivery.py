@@ -1,0 +1,113 @@
+"""Delivery of one wallet's events to one connection: replay, then live, exactly once.
+
+The seam between replay and live is where events get lost or doubled, so a
+:class:`Delivery` is subscribed to live events *before* the replay is read,
+and every frame goes through one rule: send seq ``last_sent + 1`` next, skip
+anything at or below ``last_sent``, and when the next seq is not at hand (it
+arrived out of order, or the live buffer overflowed) read it from the durable
+log. A slow connection therefore never blocks the others and never costs more
+than ``buffer_limit`` frames of memory: it catches up from the log instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable
+
+from app.gateway.log import EventLog
+from app.protocol.codec import encode_frame
+from app.protocol.frames import Gap, Replayed
+
+Send = Callable[[str], Awaitable[None]]
+
+
+class Delivery:
+    """Sends ``wallet``'s events through ``send`` in seq order, without gaps or repeats.
+
+    The gateway calls :meth:`offer` for every live event of the wallet (from the
+    moment the connection is subscribed) and runs :meth:`run` in a task.
+    """
+
+    def __init__(
+        self, wallet: str, send: Send, log: EventLog, *, page: int, buffer_limit: int
+    ) -> None:
+        self.wallet = wallet
+        self._send = send
+        self._log = log
+        self._page = page
+        self._buffer_limit = buffer_limit
+        self._buffer: deque[tuple[int, str]] = deque()
+        self._target = 0  # the newest seq known to exist
+        self._wakeup = asyncio.Event()
+        self.last_sent = 0
+        """The seq of the last event sent (the position the client will resume from)."""
+        self.acked: int | None = None
+        """The newest seq the client said it stored (``ack`` frames), if any."""
+
+    def offer(self, seq: int, text: str) -> None:
+        """A live event was made durable; ``text`` is its encoded ``event`` frame."""
+        self._target = max(self._target, seq)
+        # Beyond the limit the frame is dropped here and read back from the log
+        # when the connection has drained what it already has.
+        if len(self._buffer) < self._buffer_limit:
+            self._buffer.append((seq, text))
+        self._wakeup.set()
+
+    def acknowledge(self, seq: int) -> None:
+        self.acked = seq if self.acked is None else max(self.acked, seq)
+
+    async def run(self, *, since: int | None, head: int) -> None:
+        """Replay after ``since`` (``None``: none) up to at least ``head``, then send
+        ``replayed``, then live events until cancelled.
+
+        ``head`` is the wallet's head as told to the client in ``ok``. A
+        ``since`` beyond it (the client knows more than this log, e.g. the
+        gateway's database was replaced) is treated as ``head``: new events are
+        still delivered, and the client can tell from ``ok.head``.
+        """
+        self._target = max(self._target, head)
+        if since is None:
+            self.last_sent = head
+        else:
+            self.last_sent = min(since, head)
+            count = 0
+            while self.last_sent < head:
+                sent = await self._send_page()
+                if sent == 0:
+                    break
+                count += sent
+            await self._send(
+                encode_frame(Replayed(wallet=self.wallet, head=self.last_sent, count=count))
+            )
+        while True:
+            await self._wakeup.wait()
+            self._wakeup.clear()
+            await self._drain()
+
+    async def _drain(self) -> None:
+        buffer = self._buffer
+        while self.last_sent < self._target:
+            while buffer and buffer[0][0] <= self.last_sent:
+                buffer.popleft()
+            if buffer and buffer[0][0] == self.last_sent + 1:
+                seq, text = buffer.popleft()
+                await self._send(text)
+                self.last_sent = seq
+            elif await self._send_page() == 0:
+                break
+
+    async def _send_page(self) -> int:
+        """Send the next page from the log (after a ``gap`` if events were dropped)."""
+        frames = await self._log.read(self.wallet, self.last_sent, self._page)
+        if not frames:
+            return 0
+        first = frames[0].seq
+        if first > self.last_sent + 1:
+            await self._send(
+                encode_frame(Gap(wallet=self.wallet, from_seq=self.last_sent + 1, to_seq=first - 1))
+            )
+        for frame in frames:
+            await self._send(encode_frame(frame))
+            self.last_sent = frame.seq
+        return len(frames)
