@@ -21,8 +21,16 @@ def measure(count: int, runs: int) -> tuple[list[dict[str, float]], list[dict[st
     base: list[dict[str, float]] = []
     with gateway() as gw:
         subprocess.run(
-            [sys.executable, "-m", "bench.publish_at_rate", gw.url, gw.publish_key, WALLET,
-             str(count), "0"],
+            [
+                sys.executable,
+                "-m",
+                "bench.publish_at_rate",
+                gw.url,
+                gw.publish_key,
+                WALLET,
+                str(count),
+                "0",
+            ],
             cwd=ROOT,
             env=gw.env(),
             check=True,
@@ -30,15 +38,39 @@ def measure(count: int, runs: int) -> tuple[list[dict[str, float]], list[dict[st
         )
         for _ in range(runs):
             out = subprocess.run(
-                [sys.executable, "-m", "bench.qt_receiver", gw.url, gw.token(), str(count),
-                 "burst"],
-                cwd=ROOT, env=gw.env(), capture_output=True, text=True, check=True, timeout=120,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.qt_receiver",
+                    gw.url,
+                    gw.token(),
+                    str(count),
+                    "burst",
+                ],
+                cwd=ROOT,
+                env=gw.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
             ).stdout
             ours.append(json.loads(out.strip().splitlines()[-1]))
             out = subprocess.run(
-                [sys.executable, "-m", "bench.raw_receiver", "burst", gw.url, gw.token(),
-                 str(count)],
-                cwd=ROOT, env=gw.env(), capture_output=True, text=True, check=True, timeout=120,
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.raw_receiver",
+                    "burst",
+                    gw.url,
+                    gw.token(),
+                    str(count),
+                ],
+                cwd=ROOT,
+                env=gw.env(),
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=120,
             ).stdout
             base.append(json.loads(out.strip().splitlines()[-1]))
     return ours, base

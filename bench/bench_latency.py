@@ -38,8 +38,16 @@ def ours_once(count: int) -> list[float]:
             receiver.kill()
             raise RuntimeError("the receiver did not connect")
         subprocess.run(
-            [sys.executable, "-m", "bench.publish_at_rate", gw.url, gw.publish_key, WALLET,
-             str(count), str(RATE)],
+            [
+                sys.executable,
+                "-m",
+                "bench.publish_at_rate",
+                gw.url,
+                gw.publish_key,
+                WALLET,
+                str(count),
+                str(RATE),
+            ],
             cwd=ROOT,
             env=gw.env(),
             check=True,

@@ -20,8 +20,12 @@ from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
 FRAME = json.dumps(
-    {"type": "event", "seq": 1, "id": "x", "event": {"type": "new_order", "orderId": "B-1",
-     "total": "10.00", "currency": "USD"}}
+    {
+        "type": "event",
+        "seq": 1,
+        "id": "x",
+        "event": {"type": "new_order", "orderId": "B-1", "total": "10.00", "currency": "USD"},
+    }
 )
 
 
