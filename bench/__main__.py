@@ -20,6 +20,7 @@ MODULES = [
     "bench.bench_footprint",
     "bench.bench_startup",
     "bench.bench_resume",
+    "bench.bench_dashboard",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

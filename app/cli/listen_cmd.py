@@ -6,8 +6,12 @@ at a gateway by hand::
     {"seq": 12, "id": "…", "wallet": "0x…", "event": {"type": "new_order", "orderId": …}}
 
 Reconnects until interrupted (SIGINT/SIGTERM: exit 0). Exit 3 when the token is
-refused or belongs to another wallet, 2 on bad arguments. Keeps no store:
-without ``--since`` only live events are printed.
+refused or belongs to another wallet, 2 on bad arguments, 1 when ``--store``
+cannot be opened. Without ``--store`` nothing is kept: without ``--since`` only
+live events are printed. With ``--store FILE`` each event is saved there before
+it is printed, and a restart (even after a crash) resumes where the file
+stops: every event is printed once. ``--verbose`` describes each change of
+the connection (and of its quality) on stderr.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ import os
 import signal
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from app.cli.arguments import ExitCode, fail, server_url_argument, wallet_argument
@@ -28,6 +34,9 @@ from app.cli.arguments import ExitCode, fail, server_url_argument, wallet_argume
 if TYPE_CHECKING:
     from app.client import ConnectionStatus
     from app.protocol import EventFrame
+    from app.store import ClientStore
+    from app.store.gaps import GapLog
+    from app.store.outbox import Outbox
 
 TOKEN_ENV: Final = "SELLER_NOTIFIER_TOKEN"
 
@@ -62,8 +71,16 @@ def register(subparsers: Any) -> None:
         help="first replay the retained events after SEQ (0: all); default: live only",
     )  # fmt: skip
     parser.add_argument(
+        "--store", type=Path, metavar="FILE",
+        help="keep events in this SQLite file and resume from it after a restart",
+    )  # fmt: skip
+    parser.add_argument(
         "--verbose", action="store_true", help="describe connection changes on stderr"
     )
+    parser.add_argument(
+        "--allow-insecure", action="store_true",
+        help="allow ws:// to another machine (the token then crosses the network unencrypted)",
+    )  # fmt: skip
     parser.set_defaults(run=run)
 
 
@@ -82,17 +99,90 @@ def run(args: argparse.Namespace) -> int:
     if not token:
         fail(f"no token: pass --token or set {TOKEN_ENV}")
         return ExitCode.USAGE
+    from app.client.refusals import InsecureConnection, refuse_insecure
+
+    try:
+        refuse_insecure(args.server, allow_insecure=args.allow_insecure)
+    except InsecureConnection as exc:
+        fail(str(exc))
+        return ExitCode.USAGE
     # Library warnings (a gap, an unreadable frame) become one plain line each.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("seller-notifier: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    return asyncio.run(_listen(args.server, args.wallet, token, args.since, args.verbose))
+    from app.store import StoreError
+
+    try:
+        keeping = _Keeping.open(args.store)
+    except StoreError as exc:
+        fail(str(exc))
+        return ExitCode.FAILURE
+    try:
+        return asyncio.run(
+            _listen(
+                args.server, args.wallet, token, args.since, args.verbose, keeping,
+                allow_insecure=args.allow_insecure,
+            )  # fmt: skip
+        )
+    finally:
+        keeping.close()
 
 
-async def _listen(url: str, wallet: str, token: str, since: int | None, verbose: bool) -> int:
+@dataclass
+class _Keeping:
+    """The store, outbox and gap records of ``--store`` (all None without it)."""
+
+    store: ClientStore | None = None
+    outbox: Outbox | None = None
+    gaps: GapLog | None = None
+
+    @classmethod
+    def open(cls, path: Path | None) -> _Keeping:
+        """Open the three parts of one file (the store first: it creates the file)."""
+        from app.store import ClientStore
+        from app.store.gaps import GapLog
+        from app.store.outbox import Outbox
+
+        keeping = cls()
+        if path is None:
+            return keeping
+        try:
+            keeping.store = ClientStore(path)
+            keeping.outbox = Outbox(path)
+            keeping.gaps = GapLog(path)
+        except BaseException:
+            keeping.close()
+            raise
+        return keeping
+
+    def close(self) -> None:
+        for part in (self.gaps, self.outbox, self.store):
+            if part is not None:
+                part.close()
+
+
+async def _listen(
+    url: str,
+    wallet: str,
+    token: str,
+    since: int | None,
+    verbose: bool,
+    keeping: _Keeping,
+    *,
+    allow_insecure: bool = False,
+) -> int:
     from app.client import AuthRefused, SellerClient
 
-    client = SellerClient(url, token, since=since, wallet=wallet)
+    client = SellerClient(
+        url,
+        token,
+        since=since,
+        wallet=wallet,
+        store=keeping.store,
+        outbox=keeping.outbox,
+        gaps=keeping.gaps,
+        allow_insecure=allow_insecure,
+    )
     loop = asyncio.get_running_loop()
     stopping: set[asyncio.Task[None]] = set()
 
@@ -152,19 +242,23 @@ def _write_line(line: str) -> bool:
 
 
 def _status_printer() -> Callable[[ConnectionStatus], None]:
-    from app.client import ConnectionState
+    from app.client import ConnectionState, LinkQuality
 
     last: list[tuple[ConnectionState, str]] = []
+    quality: list[LinkQuality | None] = [None]
 
     def show(status: ConnectionStatus) -> None:
         key = (status.state, status.reason)
-        # Latency and last-event updates are not state changes; a refusal is
-        # printed once, by the exit path.
-        if (last and last[0] == key) or (
+        # A refusal is printed once, by the exit path.
+        if (not last or last[0] != key) and not (
             status.state is ConnectionState.STOPPED and status.reason != "stopped"
         ):
-            return
-        last[:] = [key]
-        print(status.reason, file=sys.stderr, flush=True)
+            last[:] = [key]
+            print(status.reason, file=sys.stderr, flush=True)
+        # Latency alone changes at every ping: only a change of level is news.
+        if status.quality is not None and status.quality is not quality[0]:
+            latency = f" (round trip {status.latency * 1000:.0f} ms)" if status.latency else ""
+            print(f"link quality {status.quality}{latency}", file=sys.stderr, flush=True)
+        quality[0] = status.quality
 
     return show

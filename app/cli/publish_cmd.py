@@ -87,6 +87,8 @@ class _Tally:
         self.duplicates = 0
         self.rejected = 0
         self.unacknowledged = 0
+        self.resume_from: int | None = None
+        """The first line not acknowledged when the connection was lost."""
 
     def summary(self) -> str:
         events = "event" if self.published == 1 else "events"
@@ -117,28 +119,43 @@ async def _publish(url: str, key: str, source: IO[bytes]) -> int:
         loop.add_signal_handler(signum, stopping.set)
     tally = _Tally()
     lines = _Input(source)
+    lost = asyncio.ensure_future(publisher.wait_closed())
+    stop = asyncio.ensure_future(stopping.wait())
     try:
-        while publisher.is_connected and not stopping.is_set():
+        while True:
             reading = asyncio.ensure_future(lines.batch(tally))
-            stop = asyncio.ensure_future(stopping.wait())
-            await asyncio.wait({reading, stop}, return_when=asyncio.FIRST_COMPLETED)
-            stop.cancel()
+            await asyncio.wait({reading, stop, lost}, return_when=asyncio.FIRST_COMPLETED)
+            if not reading.done() and lost.done() and lines.at_end:
+                # The rest of the input is already read: lost only if lines remain.
+                await reading
             if not reading.done():
                 reading.cancel()
+                if lost.done() and not stop.done():
+                    tally.resume_from = lines.next_line
                 break
             batch = reading.result()
+            if batch and lost.done():
+                tally.resume_from = batch[0][0]
+                break
             if not batch:
                 break
             # A signal now still lets this batch finish: its lines get their answers.
             await _publish_batch(publisher, batch, tally)
+            if stop.done():
+                break
     finally:
+        stop.cancel()
         await publisher.close()
+        await lost
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
 
     print(tally.summary(), file=sys.stderr)
-    if tally.unacknowledged:
-        fail(f"lost the connection to {url}: publish the lines not acknowledged again")
+    if tally.resume_from is not None:
+        fail(
+            f"lost the connection to {url} at line {tally.resume_from}: publish from there "
+            "again (lines with an id are not stored twice)"
+        )
         return ExitCode.UNAVAILABLE
     if stopping.is_set():
         print("interrupted: the rest of the input was not published", file=sys.stderr)
@@ -158,6 +175,8 @@ async def _publish_batch(
             tally.duplicates += result.duplicate
         elif result.code == ErrorCode.UNAVAILABLE and not publisher.is_connected:
             tally.unacknowledged += 1
+            if tally.resume_from is None:
+                tally.resume_from = number
         else:
             tally.rejected += 1
             print(f"line {number}: refused by the gateway: {result.message}", file=sys.stderr)
@@ -174,6 +193,10 @@ class _Input:
         self._room = threading.Semaphore(_QUEUED_LINES)
         self._source = source
         self.finished = False
+        self.next_line = 1
+        """The number of the first line not taken yet."""
+        self.at_end = False
+        """Every line has been read (some may not be taken yet)."""
         threading.Thread(target=self._read, name="publish-input", daemon=True).start()
 
     def _read(self) -> None:
@@ -181,11 +204,15 @@ class _Input:
             for number, raw in enumerate(_lines(self._source.fileno()), start=1):
                 self._room.acquire()
                 self._loop.call_soon_threadsafe(self._lines.put_nowait, (number, raw))
-            self._loop.call_soon_threadsafe(self._lines.put_nowait, None)
+            self._loop.call_soon_threadsafe(self._end)
         except (OSError, ValueError, RuntimeError):
             # Unreadable input ends it; RuntimeError: the loop closed before we did.
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._lines.put_nowait, None)
+                self._loop.call_soon_threadsafe(self._end)
+
+    def _end(self) -> None:
+        self.at_end = True
+        self._lines.put_nowait(None)
 
     async def batch(self, tally: _Tally) -> list[tuple[int, PublishItem]]:
         """The valid lines available now (waiting for at least one line or the end);
@@ -201,6 +228,7 @@ class _Input:
                     break
                 self._room.release()
                 number, raw = entry
+                self.next_line = number + 1
                 parsed = _parse_line(raw)
                 if isinstance(parsed, str):
                     tally.rejected += 1

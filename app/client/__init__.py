@@ -7,8 +7,10 @@ without I/O. See ``docs/client-api.md``.
 
 from app.client.backoff import Backoff, Heartbeat
 from app.client.connection import AuthRefused, SellerClient, Unsubscribe
-from app.client.session import GapDetected, ReplayDone
+from app.client.health import LinkQuality
+from app.client.session import GapDetected, MessageSettled, ReplayDone
 from app.client.status import ConnectionState, ConnectionStatus
+from app.client.wake import WakeDetector, WakeUp, watch_for_wake
 
 __all__ = [
     "AuthRefused",
@@ -17,7 +19,12 @@ __all__ = [
     "ConnectionStatus",
     "GapDetected",
     "Heartbeat",
+    "LinkQuality",
+    "MessageSettled",
     "ReplayDone",
     "SellerClient",
     "Unsubscribe",
+    "WakeDetector",
+    "WakeUp",
+    "watch_for_wake",
 ]

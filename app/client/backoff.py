@@ -50,9 +50,35 @@ class Backoff(BaseModel):
 
 
 class Heartbeat(BaseModel):
-    """WebSocket keepalive: a ping every ``interval`` s; no pong within ``timeout`` s: dead."""
+    """Link health checks: a ping every ``interval`` s, each answered within ``timeout`` s.
+
+    ``timeout`` defaults to ``interval`` and may not exceed it, so a link that goes
+    silent (a peer that stops answering without closing TCP) is declared dead at
+    most :attr:`dead_within` = ``interval + timeout`` ≤ 2 × ``interval`` seconds
+    after its last answer.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     interval: float = Field(default=20.0, gt=0)
-    timeout: float = Field(default=20.0, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
+    """Seconds a ping may stay unanswered; None: the same as ``interval``."""
+
+    @model_validator(mode="after")
+    def _deadline_within_interval(self) -> Self:
+        if self.timeout is not None and self.timeout > self.interval:
+            raise ValueError(
+                "timeout may not exceed interval: a dead link must be noticed "
+                "within twice the interval"
+            )
+        return self
+
+    @property
+    def pong_timeout(self) -> float:
+        """Seconds each ping may stay unanswered before the link is declared dead."""
+        return self.interval if self.timeout is None else self.timeout
+
+    @property
+    def dead_within(self) -> float:
+        """The longest a silent link goes unnoticed, in seconds (≤ 2 × interval)."""
+        return self.interval + self.pong_timeout

@@ -12,14 +12,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import ssl
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
+from app.client.refusals import (
+    InsecureConnection,
+    explain_connect_error,
+    explain_refusal,
+    refuse_insecure,
+)
 from app.protocol.codec import ProtocolError, decode_server_frame, describe_error, encode_frame
 from app.protocol.events import SellerEvent
 from app.protocol.frames import (
@@ -32,6 +39,7 @@ from app.protocol.frames import (
     Publish,
     Published,
     PublisherAuth,
+    ServerFrame,
 )
 
 PublishItem = tuple[str, SellerEvent, str | None]
@@ -73,11 +81,21 @@ class Publisher:
     """A publisher connection to the gateway at ``url`` (``ws://`` or ``wss://``).
 
     ``window``: how many events :meth:`publish_many` keeps unanswered at once.
-    Entering raises :class:`PublisherUnavailable` or :class:`PublishRefused`.
+    ``ssl``: the TLS context for ``wss://`` (default: the system's trusted
+    certificates, or ``SSL_CERT_FILE``). ``allow_insecure``: accept ``ws://`` to
+    another machine, which sends the publish key unencrypted. Entering raises
+    :class:`PublisherUnavailable` or :class:`PublishRefused`.
     """
 
     def __init__(
-        self, url: str, key: str, *, open_timeout: float = 10.0, window: int = DEFAULT_WINDOW
+        self,
+        url: str,
+        key: str,
+        *,
+        open_timeout: float = 10.0,
+        window: int = DEFAULT_WINDOW,
+        ssl: ssl.SSLContext | None = None,
+        allow_insecure: bool = False,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
@@ -85,6 +103,8 @@ class Publisher:
         self._key = key
         self._open_timeout = open_timeout
         self._window = window
+        self._ssl = ssl
+        self._allow_insecure = allow_insecure
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[Published | ErrorFrame]] = {}
@@ -112,8 +132,15 @@ class Publisher:
         """Connect and authenticate with the publish key."""
         url = self.url
         try:
+            refuse_insecure(url, allow_insecure=self._allow_insecure)
+        except InsecureConnection as exc:
+            raise PublisherUnavailable(str(exc)) from None
+        # websockets wants no ssl argument at all for a default context (or for ws://).
+        tls: dict[str, Any] = {} if self._ssl is None else {"ssl": self._ssl}
+        try:
             ws = await connect(
                 url,
+                **tls,
                 open_timeout=self._open_timeout,
                 max_size=MAX_FRAME_BYTES,
                 compression=None,
@@ -130,10 +157,13 @@ class Publisher:
         try:
             async with asyncio.timeout(self._open_timeout):
                 hello = decode_server_frame(await ws.recv())
-                if not isinstance(hello, Hello):
+                if isinstance(hello, ErrorFrame):
+                    answer: ServerFrame = hello  # refused at once, e.g. too many connections
+                elif not isinstance(hello, Hello):
                     raise ProtocolError(ErrorCode.BAD_FRAME, f"expected hello, got {hello.type}")
-                await ws.send(encode_frame(PublisherAuth(key=self._key)))
-                answer = decode_server_frame(await ws.recv())
+                else:
+                    await ws.send(encode_frame(PublisherAuth(key=self._key)))
+                    answer = decode_server_frame(await ws.recv())
         except ConnectionClosed as exc:
             await ws.close()
             if exc.rcvd is not None and exc.rcvd.code in PERMANENT_CLOSE_CODES:
@@ -149,12 +179,21 @@ class Publisher:
             ) from None
         if isinstance(answer, ErrorFrame):
             await ws.close()
-            raise PublishRefused(answer.message)
+            if answer.code == ErrorCode.AUTH_FAILED:
+                raise PublishRefused(answer.message)
+            told = explain_refusal(None, answer.code) or answer.message
+            raise PublisherUnavailable(f"the gateway at {url} refused the connection: {told}")
         if not isinstance(answer, Ok) or answer.role != "publisher":
             await ws.close()
             raise PublisherUnavailable(f"unexpected answer from {url}: {answer.type}")
         self._ws = ws
         self._reader = asyncio.create_task(self._read(ws), name="publisher-reader")
+
+    async def wait_closed(self) -> None:
+        """Return once the connection is lost or closed (at once if never connected)."""
+        if self._reader is not None:
+            # asyncio.wait: cancelling this wait leaves the reader running.
+            await asyncio.wait([self._reader])
 
     async def close(self) -> None:
         """Close the connection (events not yet acknowledged may or may not be stored)."""
@@ -274,6 +313,8 @@ class _WithoutFrameDebug(logging.LoggerAdapter[logging.Logger]):
 
 
 def _reason(exc: BaseException) -> str:
+    if (told := explain_connect_error(exc)) is not None:
+        return told
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused (is the gateway running?)"
     if isinstance(exc, TimeoutError):

@@ -10,16 +10,26 @@ seller's history complete live here, so they are tested without sockets:
 * every event is recorded in the store *before* it is reported as delivered,
   so nothing is shown that would be lost by a crash;
 * duplicates (by id, or a seq already covered) are dropped; a seq that skips
-  ahead is kept and a resync is requested to fetch the hole;
-* bad input never raises: it becomes :class:`Ignored`, with a logged reason.
+  ahead is kept and a resync is requested to fetch the hole; so is a replay
+  that ends short of its head, a seq that goes backwards to an id this device
+  does not know, and an event frame too damaged to read (after
+  :data:`UNREADABLE_ATTEMPTS` tries that one event is recorded as a gap);
+* a gap the gateway reports is recorded (``gaps``) and reported, never skipped silently;
+* what the device tells the gateway (acks, read marks, preferences) goes through
+  the ``outbox``: kept while offline, sent in order after the next sign-in,
+  forgotten once the gateway confirms it;
+* bad input never raises: it becomes :class:`Ignored`, with a logged reason
+  naming the wallet and seq when the frame says them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
@@ -27,7 +37,9 @@ from pydantic import ValidationError
 
 from app.protocol import (
     KNOWN_EVENTS,
+    MAX_FRAME_BYTES,
     Ack,
+    AppMessage,
     Auth,
     ErrorCode,
     ErrorFrame,
@@ -38,7 +50,9 @@ from app.protocol import (
     Pong,
     ProtocolError,
     Published,
+    Received,
     Replayed,
+    SellerEvent,
     UnknownEvent,
     UnknownServerFrame,
     decode_server_frame,
@@ -46,6 +60,8 @@ from app.protocol import (
     normalize_wallet,
 )
 from app.store.events import ClientStore, StoreError
+from app.store.gaps import GapLog
+from app.store.outbox import Outbox, OutboxMessage
 
 logger = logging.getLogger("seller_notifier.client")
 
@@ -59,7 +75,21 @@ _PERMANENT_REFUSAL_CODES: Final = frozenset(
     {ErrorCode.AUTH_FAILED, ErrorCode.TOKEN_EXPIRED, ErrorCode.FORBIDDEN}
 )
 _DEDUPE_WINDOW: Final = 10_000
-"""Ids remembered per wallet without a store; seq order catches anything older."""
+"""Ids (with their seq) remembered per wallet; the store and seq order catch anything older."""
+_CONTENT_WINDOW: Final = 1_000
+"""Newest events whose content is kept, to tell a repeat from a conflicting copy."""
+UNREADABLE_ATTEMPTS: Final = 3
+"""Connections that may bring the same unreadable event before it is given up as a gap."""
+ACK_KIND: Final = "ack"
+"""The outbox kind of a position acknowledgement (sent as an ``ack`` frame)."""
+ACK_EVERY: Final = 100
+"""Live events between two acks; :meth:`ClientSession.due_acks` sends the rest on a timer.
+Acks are advisory (``since`` decides a resume): one per event would only cost the
+gateway's per-device frame budget."""
+_REJECTING_CODES: Final = frozenset(
+    {ErrorCode.UNKNOWN_FRAME, ErrorCode.UNSUPPORTED, ErrorCode.BAD_FRAME, ErrorCode.FORBIDDEN}
+)
+"""Error codes that mean the gateway will never take a message: sending it again is pointless."""
 
 
 # --- what the session reports ---------------------------------------------------------
@@ -94,11 +124,12 @@ class ReplayDone:
 
 @dataclass(frozen=True, slots=True)
 class GapDetected:
-    """Events ``from_seq``..``to_seq`` are gone from the gateway: tell the seller."""
+    """Events ``from_seq``..``to_seq`` will never arrive: tell the seller (already recorded)."""
 
     wallet: str
     from_seq: int
     to_seq: int
+    reason: str = "no longer kept by the gateway"
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +164,19 @@ class ServerError:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageSettled:
+    """An outbox message is done with: ``delivered`` (the gateway confirmed it) or
+    refused for good (``reason`` says why); either way it left the outbox."""
+
+    key: str
+    kind: str
+    delivered: bool
+    reason: str = ""
+    duplicate: bool = False
+    """The gateway had it already (sent again after an answer was lost): applied once."""
+
+
+@dataclass(frozen=True, slots=True)
 class Ignored:
     """A frame that was not used (malformed, duplicate, unexpected); already logged."""
 
@@ -147,8 +191,13 @@ SessionEvent = (
     | ResyncNeeded
     | Refused
     | ServerError
+    | MessageSettled
     | Ignored
 )
+
+
+_Content = tuple[datetime, SellerEvent]
+"""What an event says (its time and body), to tell a repeat from a conflicting copy."""
 
 
 class SessionState(StrEnum):
@@ -165,8 +214,11 @@ class ClientSession:
     ``since``: the seq to resume after on the first connection; by default the
     store's position (``wallet``'s, or else the one the last run used), or live
     events only without a store. ``wallet``: when given, a token for another
-    wallet is refused (:data:`WRONG_WALLET`). Keep one session for the life of the
-    client and call :meth:`connection_made` for each new WebSocket.
+    wallet is refused (:data:`WRONG_WALLET`). ``outbox``: where messages for
+    the gateway wait (default: one in memory, lost on exit); ``gaps``: where
+    lost ranges are recorded (default: only logged). Keep one session for the
+    life of the client; call :meth:`connection_made` for each new WebSocket and
+    :meth:`connection_lost` when it ends.
     """
 
     def __init__(
@@ -176,6 +228,8 @@ class ClientSession:
         since: int | None = None,
         store: ClientStore | None = None,
         wallet: str | None = None,
+        outbox: Outbox | None = None,
+        gaps: GapLog | None = None,
     ) -> None:
         if wallet is not None:
             wallet = normalize_wallet(wallet)  # raises InvalidWallet (a ValueError)
@@ -184,7 +238,17 @@ class ClientSession:
         self._expected_wallet = wallet
         self._positions: dict[str, int] = {}
         self._held: dict[str, set[int]] = {}
-        self._seen: dict[str, OrderedDict[str, None]] = {}
+        self._seen: dict[str, OrderedDict[str, int]] = {}
+        self._contents: dict[str, OrderedDict[str, _Content]] = {}
+        self._ids_by_seq: dict[str, dict[int, str]] = {}
+        self._unreadable: dict[tuple[str, int], int] = {}
+        self._owns_outbox = outbox is None
+        self.outbox = outbox if outbox is not None else Outbox(":memory:")
+        """Messages waiting for the gateway (:meth:`send_message` puts them there)."""
+        if self._owns_outbox:
+            # Closed with the session, even if nobody calls close().
+            weakref.finalize(self, self.outbox.close)
+        self._gaps = gaps
         # Before the gateway names the wallet, ``since`` belongs to _first_wallet
         # (None: whichever wallet the token is for).
         self._first_since = since
@@ -200,8 +264,10 @@ class ClientSession:
         self.head = 0
         self._sent_since: int | None = None
         self._resync_requested = False
-        self._outbox: list[str] = []
+        self._queued: list[str] = []
         self._acks: dict[str, int] = {}
+        self._acked: dict[str, int] = {}
+        self._in_flight: dict[str, str] = {}
 
     # --- the adapter's side -------------------------------------------------------
 
@@ -224,17 +290,85 @@ class ClientSession:
         """A new WebSocket is open: forget the previous one's state; wait for hello."""
         self.state = SessionState.AWAITING_HELLO
         self._resync_requested = False
-        self._outbox.clear()
+        self._queued.clear()
         self._acks.clear()
+        self._acked.clear()
+        self._in_flight.clear()
+
+    def connection_lost(self) -> None:
+        """The WebSocket ended: keep the acknowledgement it may not have carried.
+
+        The newest position of the wallet is queued in the outbox (replacing an
+        older ack): whether the last ack handed out got through is unknown, and one
+        more costs a frame. The next sign-in sends it.
+        """
+        wallet = self.wallet
+        if wallet is not None and self.state in (SessionState.REPLAYING, SessionState.LIVE):
+            position = self._positions.get(wallet, 0)
+            if position > 0:
+                self._keep(ACK_KIND, {"wallet": wallet, "seq": position}, slot=f"ack:{wallet}")
+        self.state = SessionState.AWAITING_HELLO
+        self._queued.clear()
+        self._acks.clear()
+        self._in_flight.clear()
 
     def frames_to_send(self) -> list[str]:
-        """Frames to send now, in order (``auth`` after ``hello``; acks). Empties the queue."""
-        frames = self._outbox
-        self._outbox = []
+        """Frames to send now, in order (``auth`` after ``hello``; messages; acks).
+
+        Empties the queue: the caller sends them all or the connection is lost.
+        """
+        frames = self._queued
+        self._queued = []
         for wallet, seq in self._acks.items():
             frames.append(encode_frame(Ack(wallet=wallet, seq=seq)))
+            self._acked[wallet] = max(seq, self._acked.get(wallet, 0))
         self._acks.clear()
         return frames
+
+    def due_acks(self) -> list[str]:
+        """An ``ack`` for the position, if it moved since the last one (call it now and
+        then, e.g. with each heartbeat: between them live events are acked in batches)."""
+        wallet = self.wallet
+        if wallet is None or self.state not in (SessionState.REPLAYING, SessionState.LIVE):
+            return []
+        position = self._positions.get(wallet, 0)
+        if position <= self._acked.get(wallet, 0):
+            return []
+        self._acks[wallet] = position
+        return self.frames_to_send()
+
+    def send_message(
+        self,
+        kind: str,
+        body: dict[str, Any],
+        *,
+        key: str | None = None,
+        slot: str | None = None,
+        ttl: timedelta | None = None,
+    ) -> OutboxMessage:
+        """Queue a message for the gateway (durably, when the outbox is on disk).
+
+        It is sent now if the session is signed in (collect it with
+        :meth:`frames_to_send`), else after the next sign-in, and stays queued until
+        the gateway confirms it (:class:`MessageSettled`). ``key``: idempotency
+        key (default: a random one); ``slot``: replaces a message still queued in
+        the same slot. Raises ``ValueError`` for a kind or body the protocol
+        refuses, and :class:`~app.store.events.StoreError` if it cannot be queued.
+        """
+        if kind == ACK_KIND:
+            raise ValueError("acks are the session's own business")
+        frame = AppMessage(id=key or "k", kind=kind, body=body, ref=key or "k")
+        if len(encode_frame(frame).encode()) > MAX_FRAME_BYTES - 200:
+            raise ValueError(f"a {kind} message must fit in one {MAX_FRAME_BYTES}-byte frame")
+        message = self.outbox.put(kind, body, key=key, slot=slot, ttl=ttl)
+        if self.state in (SessionState.REPLAYING, SessionState.LIVE):
+            self._queue_message(message)
+        return message
+
+    def close(self) -> None:
+        """Close the outbox this session made for itself (not one it was given)."""
+        if self._owns_outbox:
+            self.outbox.close()
 
     def receive(self, data: str | bytes) -> list[SessionEvent]:
         """Handle one frame from the gateway; never raises for bad input."""
@@ -257,6 +391,8 @@ class ClientSession:
                 return self._on_error(frame)
             case Pong():
                 return []
+            case Received():
+                return self._on_received(frame)
             case Published():
                 return [self._ignore("a 'published' frame, which only publishers expect")]
             case UnknownServerFrame():
@@ -269,7 +405,7 @@ class ClientSession:
         if self.state is not SessionState.AWAITING_HELLO:
             return [self._ignore("a second 'hello'")]
         self._sent_since = self.since
-        self._outbox.append(encode_frame(Auth(token=self._token, since=self._sent_since)))
+        self._queued.append(encode_frame(Auth(token=self._token, since=self._sent_since)))
         self.state = SessionState.AUTHENTICATING
         return []
 
@@ -325,6 +461,7 @@ class ClientSession:
                 position,
             )
             self._held.pop(wallet, None)
+            self._ids_by_seq.pop(wallet, None)
             self._set_position(wallet, 0)
             self._resync_requested = True
             events.append(
@@ -332,6 +469,8 @@ class ClientSession:
                     wallet, 0, f"the gateway's log restarted (head {ok.head} < {position})"
                 )
             )
+            return events
+        self._flush_outbox(wallet)
         return events
 
     # --- the event stream -----------------------------------------------------------
@@ -344,9 +483,13 @@ class ClientSession:
             return [self._ignore(f"{where}, which is not the authenticated wallet {self.wallet}")]
         wallet = frame.wallet
         position = self._positions.get(wallet)
+        content = (frame.ts, frame.event)
         if position is not None and frame.seq <= position:
-            return [self._ignore(f"{where} again (already have up to {position})", logging.DEBUG)]
+            return self._on_old_seq(frame, position, content)
         held = self._held.setdefault(wallet, set())
+        if frame.seq in held:
+            return [self._ignore(f"{where} again (already stored, waiting for earlier ones)",
+                                 logging.DEBUG)]  # fmt: skip
         contiguous = position is None or frame.seq == position + 1
         if contiguous:
             new_position = frame.seq
@@ -355,6 +498,7 @@ class ClientSession:
         else:
             assert position is not None
             new_position = position
+        known = self._known(wallet, frame.id)
         try:
             is_new = self._remember(frame, new_position)
         except StoreError as exc:
@@ -363,41 +507,105 @@ class ClientSession:
             return [ResyncNeeded(wallet, position, f"could not save an event: {exc}")]
         held.difference_update(range(frame.seq, new_position + 1))
         self._positions[wallet] = new_position
+        self._unreadable.pop((wallet, frame.seq), None)
         events: list[SessionEvent] = []
         if is_new:
             events.append(Delivered(frame, replayed=self.state is SessionState.REPLAYING))
+        elif known is not None and known[1] is not None and known[1] != content:
+            # First write wins: what the seller was shown stays what is stored.
+            events.append(
+                self._ignore(
+                    f"{where} is a duplicate of id {frame.id!r} (event {known[0]}) "
+                    "with different content; keeping the first copy"
+                )
+            )
         else:
-            events.append(self._ignore(f"{where} is a duplicate of id {frame.id!r}", logging.DEBUG))
+            events.append(self._ignore(f"{where} is a duplicate of id {frame.id!r}", logging.INFO))
         if contiguous:
-            if self.state is SessionState.LIVE:
+            if (
+                self.state is SessionState.LIVE
+                and new_position - self._acked.get(wallet, 0) >= ACK_EVERY
+            ):
                 self._acks[wallet] = new_position
         else:
             held.add(frame.seq)
-            if not self._resync_requested:
-                assert position is not None
-                self._resync_requested = True
-                missing = (
-                    f"{position + 1}"
-                    if frame.seq == position + 2
-                    else (f"{position + 1}..{frame.seq - 1}")
-                )
-                logger.warning("%s arrived before %s: asking the gateway again", where, missing)
-                events.append(
-                    ResyncNeeded(wallet, position, f"events {missing} of {wallet} are missing")
-                )
+            assert position is not None
+            first, last = position + 1, frame.seq - 1
+            missing = f"{first}" if first == last else f"{first}..{last}"
+            events += self._resync(wallet, f"events {missing} of {wallet} are missing",
+                                   f"{where} arrived before {missing}")  # fmt: skip
         return events
+
+    def _on_old_seq(
+        self, frame: EventFrame, position: int, content: _Content
+    ) -> list[SessionEvent]:
+        """An event at or below the position: a harmless repeat, or a stream gone wrong."""
+        where = f"event {frame.seq} of {frame.wallet}"
+        wallet = frame.wallet
+        known_id = self._ids_by_seq.get(wallet, {}).get(frame.seq)
+        known = self._known(wallet, frame.id)
+        if known_id == frame.id or (known is not None and known[0] == frame.seq):
+            if known is not None and known[1] is not None and known[1] != content:
+                return [
+                    self._ignore(
+                        f"{where} was received before with different content "
+                        f"(id {frame.id!r}); keeping the first copy"
+                    )
+                ]
+            return [self._ignore(f"{where} again (already have up to {position})", logging.DEBUG)]
+        if known_id is None and known is None:
+            # Older than this device remembers: the store's position says it was had.
+            return [self._ignore(f"{where} again (already have up to {position})", logging.DEBUG)]
+        # A seq this device holds under another id, or an id it holds under another seq:
+        # the stream is not the log it was reading. Ask again from the position.
+        events: list[SessionEvent] = [
+            self._ignore(
+                f"{where} (id {frame.id!r}) goes back to a seq already received"
+                + (f" as id {known_id!r}" if known_id is not None else "")
+            )
+        ]
+        return events + self._resync(
+            wallet, f"event {frame.seq} of {wallet} came again with another id"
+        )
+
+    def _resync(self, wallet: str, reason: str, log: str | None = None) -> list[SessionEvent]:
+        """Ask (once per connection) to reconnect from the last seq stored without a hole."""
+        if self._resync_requested:
+            return []
+        self._resync_requested = True
+        logger.warning("%s: asking the gateway again", log or reason)
+        return [ResyncNeeded(wallet, self._positions.get(wallet), reason)]
+
+    def _known(self, wallet: str, event_id: str) -> tuple[int, _Content | None] | None:
+        """The seq an id was received at, and its content if still kept; None if unknown."""
+        seen = self._seen.get(wallet)
+        seq = None if seen is None else seen.get(event_id)
+        if seq is None:
+            return None
+        contents = self._contents.get(wallet)
+        return seq, None if contents is None else contents.get(event_id)
 
     def _remember(self, frame: EventFrame, position: int) -> bool:
         """Store (or, without a store, note) the event; False for an id already seen."""
+        wallet = frame.wallet
+        seen = self._seen.setdefault(wallet, OrderedDict())
         if self._store is not None:
-            return self._store.record(frame, position=position)
-        seen = self._seen.setdefault(frame.wallet, OrderedDict())
-        if frame.id in seen:
-            return False
-        seen[frame.id] = None
-        if len(seen) > _DEDUPE_WINDOW:
-            seen.popitem(last=False)
-        return True
+            is_new = self._store.record(frame, position=position)
+        else:
+            is_new = frame.id not in seen
+        if is_new or frame.id not in seen:
+            seen[frame.id] = frame.seq
+            by_seq = self._ids_by_seq.setdefault(wallet, {})
+            by_seq[frame.seq] = frame.id
+            if len(seen) > _DEDUPE_WINDOW:
+                _, old_seq = seen.popitem(last=False)
+                by_seq.pop(old_seq, None)
+            # Kept by reference (no copy, no serialising): compared only for a repeated id.
+            contents = self._contents.setdefault(wallet, OrderedDict())
+            contents[frame.id] = (frame.ts, frame.event)
+            if len(contents) > _CONTENT_WINDOW:
+                contents.popitem(last=False)
+        return is_new
 
     def _on_replayed(self, replayed: Replayed) -> list[SessionEvent]:
         if replayed.wallet != self.wallet or self.state not in (
@@ -406,10 +614,18 @@ class ClientSession:
         ):
             return [self._ignore(f"'replayed' for {replayed.wallet} outside a replay")]
         self.state = SessionState.LIVE
-        position = self._positions.get(replayed.wallet)
+        wallet = replayed.wallet
+        position = self._positions.get(wallet, 0)
         if position:
-            self._acks[replayed.wallet] = position
-        return [ReplayDone(replayed.wallet, replayed.head, replayed.count)]
+            self._acks[wallet] = position
+        events: list[SessionEvent] = [ReplayDone(wallet, replayed.head, replayed.count)]
+        if replayed.head > position:
+            events += self._resync(
+                wallet,
+                f"the replay of {wallet} ended at {replayed.head} "
+                f"but events after {position} did not all arrive",
+            )
+        return events
 
     def _on_gap(self, gap: Gap) -> list[SessionEvent]:
         if gap.wallet != self.wallet or self.state not in (
@@ -424,13 +640,29 @@ class ClientSession:
             gap.to_seq,
             wallet,
         )
-        position = max(self._positions.get(wallet, 0), gap.to_seq)
+        detected = GapDetected(wallet, gap.from_seq, gap.to_seq)
+        self._record_gap(detected)
+        self._skip_to(wallet, gap.to_seq)
+        return [detected]
+
+    def _skip_to(self, wallet: str, seq: int) -> None:
+        """Move the position past ``seq`` (and past what is held right after it)."""
+        position = max(self._positions.get(wallet, 0), seq)
         held = self._held.get(wallet, set())
         while position + 1 in held:
             position += 1
         held.difference_update(range(position + 1))
         self._set_position(wallet, position)
-        return [GapDetected(wallet, gap.from_seq, gap.to_seq)]
+
+    def _record_gap(self, gap: GapDetected) -> None:
+        if self._gaps is None:
+            return
+        try:
+            self._gaps.record(gap.wallet, gap.from_seq, gap.to_seq, gap.reason)
+        except StoreError as exc:
+            # The seller is still told; only the later record is missing.
+            logger.error("could not record the gap %d..%d of %s: %s",
+                         gap.from_seq, gap.to_seq, gap.wallet, exc)  # fmt: skip
 
     def _set_position(self, wallet: str, seq: int) -> None:
         self._positions[wallet] = seq
@@ -441,9 +673,66 @@ class ClientSession:
                 # Only costs a replay after a restart; the session goes on with its copy.
                 logger.error("could not save the position of %s: %s", wallet, exc)
 
+    # --- the outbox ------------------------------------------------------------------
+
+    def _flush_outbox(self, wallet: str) -> None:
+        """Signed in: queue everything the outbox holds, oldest first."""
+        try:
+            pending = self.outbox.pending()
+        except StoreError as exc:
+            logger.error("could not read the outbox: %s", exc)
+            return
+        for message in pending:
+            if message.kind != ACK_KIND:
+                self._queue_message(message)
+                continue
+            # An ack is only worth sending for this wallet, and needs no answer.
+            seq = message.body.get("seq")
+            if message.body.get("wallet") == wallet and isinstance(seq, int) and seq >= 1:
+                self._acks[wallet] = max(seq, self._acks.get(wallet, 0))
+            self._forget(message.key)
+
+    def _queue_message(self, message: OutboxMessage) -> None:
+        if message.key in self._in_flight:
+            return
+        try:
+            frame = AppMessage(
+                id=message.key, kind=message.kind, body=message.body, ref=message.key
+            )
+        except ValidationError as exc:
+            logger.warning("dropping an outbox message (%s, key %s) this protocol refuses: %s",
+                           message.kind, message.key, exc.errors()[0]["msg"])  # fmt: skip
+            self._forget(message.key)
+            return
+        self._in_flight[message.key] = message.kind
+        self._queued.append(encode_frame(frame))
+
+    def _on_received(self, received: Received) -> list[SessionEvent]:
+        kind = self._in_flight.pop(received.id, None)
+        if kind is None:
+            return [self._ignore(f"'received' for message {received.id!r}, which is not out",
+                                 logging.INFO)]  # fmt: skip
+        self._forget(received.id)
+        return [MessageSettled(received.id, kind, delivered=True, duplicate=received.duplicate)]
+
+    def _keep(self, kind: str, body: dict[str, Any], *, slot: str) -> None:
+        try:
+            self.outbox.put(kind, body, slot=slot)
+        except StoreError as exc:
+            logger.error("could not queue a %s for later: %s", kind, exc)
+
+    def _forget(self, key: str) -> None:
+        try:
+            self.outbox.remove(key)
+        except StoreError as exc:
+            # Sent again after the next sign-in; its key makes that harmless.
+            logger.error("could not remove message %s from the outbox: %s", key, exc)
+
     # --- errors ------------------------------------------------------------------------
 
     def _on_error(self, error: ErrorFrame) -> list[SessionEvent]:
+        if error.ref is not None and error.ref in self._in_flight:
+            return self._message_refused(error)
         if error.code in _REFUSAL_CODES:
             permanent = error.fatal and error.code in _PERMANENT_REFUSAL_CODES
             if permanent:
@@ -455,6 +744,24 @@ class ClientSession:
         logger.log(level, "gateway error %s: %s", error.code, error.message)
         return [ServerError(error.code, error.message, error.retry_after, error.fatal)]
 
+    def _message_refused(self, error: ErrorFrame) -> list[SessionEvent]:
+        assert error.ref is not None
+        key = error.ref
+        kind = self._in_flight.pop(key)
+        events: list[SessionEvent] = []
+        if error.code in _REJECTING_CODES:
+            logger.warning("the gateway refused a %s message (%s): %s; dropped",
+                           kind, error.code, error.message)  # fmt: skip
+            self._forget(key)
+            events.append(MessageSettled(key, kind, delivered=False, reason=error.message))
+        else:
+            # Busy or failing: the message stays queued for the next connection.
+            logger.info("the gateway could not take a %s message now (%s): %s",
+                        kind, error.code, error.message)  # fmt: skip
+        if error.fatal:
+            events.append(ServerError(error.code, error.message, error.retry_after, fatal=True))
+        return events
+
     def _decode_failed(self, data: str | bytes, error: ProtocolError) -> list[SessionEvent]:
         raw = _json_object(data)
         if raw is not None and raw.get("type") == "event":
@@ -462,7 +769,39 @@ class ClientSession:
             if kept is not None:
                 return kept
         where = _whereabouts(raw)
-        return [self._ignore(f"an unusable frame{where}: {error.message}")]
+        events: list[SessionEvent] = [self._ignore(f"an unusable frame{where}: {error.message}")]
+        if raw is not None and raw.get("type") == "event":
+            events += self._lost_event(raw)
+        return events
+
+    def _lost_event(self, raw: dict[str, Any]) -> list[SessionEvent]:
+        """An event frame too damaged to keep: fetch it again, or give it up as a gap."""
+        wallet = self.wallet
+        if wallet is None or self.state not in (SessionState.REPLAYING, SessionState.LIVE):
+            return []
+        seq = raw.get("seq")
+        position = self._positions.get(wallet, 0)
+        if not isinstance(seq, int) or isinstance(seq, bool) or seq <= position:
+            # Which event it was is unknown (or already had): a skip or the replay's
+            # end will show whether one is missing.
+            return []
+        attempts = self._unreadable.get((wallet, seq), 0) + 1
+        self._unreadable[(wallet, seq)] = attempts
+        if attempts < UNREADABLE_ATTEMPTS:
+            return self._resync(wallet, f"event {seq} of {wallet} arrived unreadable")
+        del self._unreadable[(wallet, seq)]
+        logger.error(
+            "event %d of %s arrived unreadable %d times: recording it as lost",
+            seq,
+            wallet,
+            attempts,
+        )
+        gap = GapDetected(wallet, seq, seq, "arrived unreadable")
+        self._record_gap(gap)
+        self._held.setdefault(wallet, set()).add(seq)
+        if seq == position + 1:
+            self._skip_to(wallet, seq)
+        return [gap]
 
     def _keep_unreadable_event(self, raw: dict[str, Any]) -> list[SessionEvent] | None:
         """An event this version cannot read inside a good envelope is kept as unknown.
@@ -519,6 +858,7 @@ __all__ = [
     "Delivered",
     "GapDetected",
     "Ignored",
+    "MessageSettled",
     "Refused",
     "ReplayDone",
     "ResyncNeeded",

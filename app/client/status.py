@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from app.client.health import LinkQuality
+
 
 class ConnectionState(StrEnum):
     DISCONNECTED = "disconnected"
@@ -40,6 +42,9 @@ class ConnectionStatus:
     """When (UTC, this machine's clock) the last event was received; kept up to date
     without publishing a status change for it."""
     latency: float | None = None
-    """Round trip of the last WebSocket ping, in seconds; None before the first pong."""
+    """Round trip of the WebSocket pings (smoothed), in seconds; None before the first pong."""
+    quality: LinkQuality | None = None
+    """``good`` / ``degraded`` / ``poor`` from the round trips (an unanswered ping
+    makes it ``poor`` early); None while not connected or before the first pong."""
     reconnects: int = 0
     """How many times the client has reconnected since ``run()`` started."""

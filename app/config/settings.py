@@ -9,13 +9,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import string
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time
+from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from app.protocol.codec import describe_error
 from app.protocol.wallet import WalletAddress
@@ -23,6 +33,18 @@ from app.protocol.wallet import WalletAddress
 log = logging.getLogger("seller_notifier.config")
 
 Corner = Literal["top-right", "top-left", "bottom-right", "bottom-left"]
+PriorityName = Literal["low", "normal", "high", "urgent"]
+"""``app.domain.notices.Priority`` values (config does not import the domain)."""
+AdapterName = Literal["in-app", "native", "tray"]
+"""How notifications are shown: the app's own toasts, the desktop's notifications,
+or the tray icon's balloon. An unavailable choice falls back to the next one."""
+SoundChoice = Literal["off", "new-order", "payment", "review", "tier-upgrade"]
+"""A bundled sound (``resources/sounds/<name>.wav``) or ``off``."""
+Weekday = Annotated[int, Field(ge=0, le=6)]
+"""0 = Monday … 6 = Sunday (``datetime.weekday()``)."""
+
+PAUSED_INDEFINITELY: Final = datetime(9999, 12, 31, tzinfo=UTC)
+"""``notifications.paused_until`` for "paused until I resume"."""
 
 
 class _Section(BaseModel):
@@ -48,12 +70,92 @@ class ConnectionSettings(_Section):
         return value.strip()
 
 
+class EventTypeSwitches(_Section):
+    """Which event types notify at all; every event is still recorded in the history."""
+
+    new_order: bool = True
+    order_status_changed: bool = True
+    payment_received: bool = True
+    review_received: bool = True
+    tier_upgraded: bool = True
+    analytics_update: bool = True
+    other: bool = True
+    """Event types this version does not know yet."""
+
+
+class SoundSettings(_Section):
+    """Which sound each event type plays (``off``: none), and how loud (0–100)."""
+
+    volume: Annotated[int, Field(ge=0, le=100)] = 80
+    new_order: SoundChoice = "new-order"
+    payment_received: SoundChoice = "payment"
+    review_received: SoundChoice = "review"
+    tier_upgraded: SoundChoice = "tier-upgrade"
+
+
+class QuietHours(_Section):
+    """From ``start`` to ``end`` (local time; may span midnight) on ``days`` only urgent
+    notices show. A window that spans midnight belongs to the day it starts on."""
+
+    enabled: bool = False
+    start: time = time(22, 0)
+    end: time = time(7, 0)
+    days: tuple[Weekday, ...] = (0, 1, 2, 3, 4, 5, 6)
+
+    @field_validator("days")
+    @classmethod
+    def _sorted_days(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(sorted(set(value)))
+
+    @field_validator("end")
+    @classmethod
+    def _not_empty(cls, value: time, info: ValidationInfo) -> time:
+        if info.data.get("start") == value:
+            raise ValueError("quiet hours must end at another time than they start")
+        return value
+
+
 class NotificationSettings(_Section):
     position: Corner = "top-right"
     max_visible: Annotated[int, Field(ge=1, le=10)] = 4
     auto_hide_seconds: Annotated[float, Field(ge=1, le=600)] = 6.0
     sound_enabled: bool = True
     paused_until: datetime | None = None
+    """Notifications are paused until then (``PAUSED_INDEFINITELY``: until resumed)."""
+    adapter: AdapterName = "in-app"
+    screen: str | None = None
+    """Name of the screen in-app toasts use (``QScreen.name()``); None: the primary one."""
+    auto_hide: bool = True
+    """False: toasts stay until dismissed (urgent ones always do)."""
+    types: EventTypeSwitches = EventTypeSwitches()
+    min_priority: PriorityName = "low"
+    min_order_amount: Annotated[Decimal, Field(ge=0, max_digits=30)] | None = None
+    """Orders and payments below this amount (in any currency) do not notify."""
+    quiet_hours: QuietHours = QuietHours()
+    sounds: SoundSettings = SoundSettings()
+    order_url_template: str | None = None
+    """Where clicking a notice about an order goes, e.g.
+    ``https://market.example/orders/{orderId}``; None: the dashboard."""
+
+    @field_validator("order_url_template")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        try:
+            fields = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError:
+            raise ValueError("unbalanced { or } in the address") from None
+        if fields != {"orderId"}:
+            raise ValueError(
+                "put {orderId} where the order number goes, "
+                "e.g. https://market.example/orders/{orderId}"
+            )
+        parts = urlsplit(value.format(orderId="1"))
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("expected an address starting with https:// or http://")
+        return value
 
 
 class Settings(_Section):

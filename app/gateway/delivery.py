@@ -7,52 +7,86 @@ anything at or below ``last_sent``, and when the next seq is not at hand (it
 arrived out of order, or the live buffer overflowed) read it from the durable
 log. A slow connection therefore never blocks the others and never costs more
 than ``buffer_limit`` frames of memory: it catches up from the log instead.
+
+Live events take a fast path when the connection is caught up and its socket
+buffer has room: the frame is written at once, in the publisher's call, like
+websockets' ``broadcast()`` — no task switch per connection. Anything else
+(replay, a backlog, a full socket buffer) goes through the delivery's task.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from app.gateway.log import EventLog
 from app.protocol.codec import encode_frame
 from app.protocol.frames import Gap, Replayed
 
-Send = Callable[[str], Awaitable[None]]
+
+class Link(Protocol):
+    """Where a delivery writes: one connection's text frames (UTF-8 bytes)."""
+
+    async def send(self, data: bytes) -> None:
+        """Send one text frame, waiting while the peer is slow; raises
+        ``websockets.exceptions.ConnectionClosed`` once closed."""
+        ...
+
+    def send_now(self, data: bytes) -> bool:
+        """Write one text frame without waiting, if the socket buffer has room;
+        False (nothing written) otherwise."""
+        ...
 
 
 class Delivery:
-    """Sends ``wallet``'s events through ``send`` in seq order, without gaps or repeats.
+    """Sends ``wallet``'s events through ``link`` in seq order, without gaps or repeats.
 
     The gateway calls :meth:`offer` for every live event of the wallet (from the
     moment the connection is subscribed) and runs :meth:`run` in a task.
     """
 
     def __init__(
-        self, wallet: str, send: Send, log: EventLog, *, page: int, buffer_limit: int
+        self, wallet: str, link: Link, log: EventLog, *, page: int, buffer_limit: int
     ) -> None:
         self.wallet = wallet
-        self._send = send
+        self._link = link
         self._log = log
         self._page = page
         self._buffer_limit = buffer_limit
-        self._buffer: deque[tuple[int, str]] = deque()
+        self._buffer: deque[tuple[int, bytes]] = deque()
         self._target = 0  # the newest seq known to exist
         self._wakeup = asyncio.Event()
+        self._live = False  # run() is idle and caught up: offer() may write at once
         self.last_sent = 0
         """The seq of the last event sent (the position the client will resume from)."""
         self.acked: int | None = None
         """The newest seq the client said it stored (``ack`` frames), if any."""
+        self.sent = 0
+        """Event frames sent so far (replayed and live)."""
+        self.replayed: int | None = None
+        """How many events the replay sent, once it is done (None before, or without one)."""
 
-    def offer(self, seq: int, text: str) -> None:
-        """A live event was made durable; ``text`` is its encoded ``event`` frame."""
-        self._target = max(self._target, seq)
+    def offer(self, seq: int, data: bytes) -> None:
+        """A live event was made durable; ``data`` is its encoded ``event`` frame."""
+        if seq <= self._target:
+            return  # already sent, buffered, or due to be read from the log
+        self._target = seq
+        if self._live and seq == self.last_sent + 1 and self._link.send_now(data):
+            self.last_sent = seq
+            self.sent += 1
+            return
         # Beyond the limit the frame is dropped here and read back from the log
         # when the connection has drained what it already has.
         if len(self._buffer) < self._buffer_limit:
-            self._buffer.append((seq, text))
+            self._buffer.append((seq, data))
         self._wakeup.set()
+
+    def catch_up(self, head: int) -> None:
+        """The wallet's log reaches ``head``, announced or not: send what is missing."""
+        if head > self._target:
+            self._target = head
+            self._wakeup.set()
 
     def acknowledge(self, seq: int) -> None:
         self.acked = seq if self.acked is None else max(self.acked, seq)
@@ -77,13 +111,20 @@ class Delivery:
                 if sent == 0:
                     break
                 count += sent
-            await self._send(
-                encode_frame(Replayed(wallet=self.wallet, head=self.last_sent, count=count))
+            self.replayed = count
+            await self._link.send(
+                encode_frame(
+                    Replayed(wallet=self.wallet, head=self.last_sent, count=count)
+                ).encode()
             )
         while True:
-            await self._wakeup.wait()
-            self._wakeup.clear()
             await self._drain()
+            self._live = True
+            try:
+                await self._wakeup.wait()
+            finally:
+                self._live = False
+            self._wakeup.clear()
 
     async def _drain(self) -> None:
         buffer = self._buffer
@@ -91,11 +132,13 @@ class Delivery:
             while buffer and buffer[0][0] <= self.last_sent:
                 buffer.popleft()
             if buffer and buffer[0][0] == self.last_sent + 1:
-                seq, text = buffer.popleft()
-                await self._send(text)
+                seq, data = buffer.popleft()
+                await self._link.send(data)
                 self.last_sent = seq
+                self.sent += 1
             elif await self._send_page() == 0:
-                break
+                return
+        buffer.clear()  # what is left was sent from the log meanwhile
 
     async def _send_page(self) -> int:
         """Send the next page from the log (after a ``gap`` if events were dropped)."""
@@ -104,10 +147,10 @@ class Delivery:
             return 0
         first = frames[0].seq
         if first > self.last_sent + 1:
-            await self._send(
-                encode_frame(Gap(wallet=self.wallet, from_seq=self.last_sent + 1, to_seq=first - 1))
-            )
+            gap = Gap(wallet=self.wallet, from_seq=self.last_sent + 1, to_seq=first - 1)
+            await self._link.send(encode_frame(gap).encode())
         for frame in frames:
-            await self._send(encode_frame(frame))
+            await self._link.send(encode_frame(frame).encode())
             self.last_sent = frame.seq
+            self.sent += 1
         return len(frames)

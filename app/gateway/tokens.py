@@ -3,11 +3,15 @@
 A token is a JWT signed with the gateway's token secret (HS256, the only
 algorithm accepted, so ``alg: none`` and RS256/HS256 confusion tricks fail). It
 names one wallet (``sub``, checksummed), carries a random id (``jti``) so it can
-be revoked later, and expires. Messages never contain the token itself.
+be revoked later, and expires. ``iat`` keeps milliseconds (JWT allows fractional
+NumericDates) so that "revoke every token of this wallet issued until now" does
+not also catch a sign-in made a moment later in the same second. Messages never
+contain the token itself.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,11 +29,13 @@ _REQUIRED_CLAIMS: Final = ["sub", "jti", "iat", "exp", "aud", "iss"]
 
 @dataclass(frozen=True)
 class TokenClaims:
-    """A verified token: the wallet it grants, its id (for revocation), its expiry (UTC)."""
+    """A verified token: the wallet it grants, its id (for revocation), its expiry and
+    issue time (UTC)."""
 
     wallet: str
     token_id: str
     expires_at: datetime
+    issued_at: datetime
 
 
 class TokenRefused(Exception):
@@ -54,7 +60,8 @@ def issue_token(secret: str, wallet: str, ttl: timedelta, *, now: datetime | Non
     claims = {
         "sub": normalize_wallet(wallet),
         "jti": secrets.token_urlsafe(16),
-        "iat": int(issued.timestamp()),
+        # Rounded down: a token never claims to be newer than it is.
+        "iat": math.floor(issued.timestamp() * 1000) / 1000,
         "exp": int((issued + ttl).timestamp()),
         "aud": AUDIENCE,
         "iss": ISSUER,
@@ -95,13 +102,17 @@ def verify_token(secret: str, token: str, *, now: datetime | None = None) -> Tok
         raise TokenRefused("token is malformed") from None
 
     subject, token_id, expiry = payload["sub"], payload["jti"], payload["exp"]
+    issued = payload["iat"]
     if not isinstance(subject, str) or not isinstance(token_id, str):
         raise TokenRefused("token is malformed")
     if isinstance(expiry, bool) or not isinstance(expiry, int | float):
         raise TokenRefused("token has no valid expiry")
+    if isinstance(issued, bool) or not isinstance(issued, int | float):
+        raise TokenRefused("token has no valid issue time")
     try:
         wallet = normalize_wallet(subject)
         expires_at = datetime.fromtimestamp(expiry, tz=UTC)
+        issued_at = datetime.fromtimestamp(issued, tz=UTC)
     except (InvalidWallet, OverflowError, OSError, ValueError):
         raise TokenRefused("token is malformed") from None
     if expires_at <= _utc(now):
@@ -109,7 +120,9 @@ def verify_token(secret: str, token: str, *, now: datetime | None = None) -> Tok
             f"token expired on {expires_at:%Y-%m-%d %H:%M} UTC: ask for a new one",
             expired=True,
         )
-    return TokenClaims(wallet=wallet, token_id=token_id, expires_at=expires_at)
+    return TokenClaims(
+        wallet=wallet, token_id=token_id, expires_at=expires_at, issued_at=issued_at
+    )
 
 
 def _utc(moment: datetime | None) -> datetime:

@@ -6,7 +6,11 @@ Protocol v1, in order (``docs/protocol.md`` has an example of each):
 * seller app → ``auth`` (device token, ``since``) → gateway ``ok`` (wallet, head);
   replayed ``event`` frames after ``since``, a ``gap`` if some are no longer
   retained, ``replayed``, then live ``event`` frames;
-* publisher → ``publisher_auth`` → ``ok``, then ``publish`` → ``published``.
+* or, to sign in with a wallet, seller app → ``siwe_auth`` (an EIP-4361 message
+  built on ``hello.nonce`` and its signature) → gateway ``ok`` with a new device
+  ``token``, then the same stream as after ``auth``;
+* publisher → ``publisher_auth`` → ``ok``, then ``publish`` → ``published``;
+* seller app → ``message`` (read mark, preference …) → gateway ``received``.
 
 Every event frame names its ``wallet`` and a per-wallet ``seq``, so a later
 protocol version can authenticate several wallets on one connection (one
@@ -34,6 +38,7 @@ Seq = Annotated[int, Field(ge=1)]
 Position = Annotated[int, Field(ge=0)]
 Ref = Annotated[str, Field(max_length=64)]
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
+MessageId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ErrorCode(StrEnum):
@@ -48,6 +53,9 @@ class ErrorCode(StrEnum):
     INVALID_EVENT = "invalid_event"
     UNKNOWN_EVENT_TYPE = "unknown_event_type"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    TOO_MANY_DEVICES = "too_many_devices"
+    TOKEN_REVOKED = "token_revoked"
     FRAME_TOO_LARGE = "frame_too_large"
     UNSUPPORTED = "unsupported"
     SERVER_SHUTDOWN = "server_shutdown"
@@ -98,6 +106,9 @@ class Ok(WireModel):
     """The newest seq in the wallet's log (0 when empty)."""
     retained_from: Position = 0
     """The oldest seq still retained (0 when empty)."""
+    token: str | None = None
+    """Only in answer to ``siwe_auth``: the device token the wallet sign-in earned
+    (keep it secret; it is what ``auth`` sends from now on)."""
 
 
 class EventFrame(WireModel):
@@ -157,6 +168,16 @@ class Pong(WireModel):
     ref: Ref | None = None
 
 
+class Received(WireModel):
+    """The gateway has a device's ``message`` (``duplicate``: it had it already and did
+    not apply it twice). The device may forget the message."""
+
+    type: Literal["received"] = "received"
+    id: MessageId
+    ref: Ref | None = None
+    duplicate: bool = False
+
+
 class UnknownServerFrame(WireModel):
     """A frame type from a newer gateway: ignored (and logged) by this client."""
 
@@ -175,6 +196,23 @@ class Auth(StrictWireModel):
 
     type: Literal["auth"] = "auth"
     token: Annotated[str, Field(min_length=1, max_length=4096)]
+    since: Position | None = None
+    ref: Ref | None = None
+
+
+class SiweAuth(StrictWireModel):
+    """A seller device signs in with its wallet (EIP-4361, protocol 1.1).
+
+    ``message`` is the Sign-In with Ethereum text, whose ``Nonce`` is a
+    ``hello.nonce`` from this gateway (single use, valid for 5 minutes);
+    ``signature`` is the wallet's ``personal_sign`` of it (65 bytes, hex).
+    Success is an ``ok`` carrying a new device ``token``; ``since`` works as in
+    ``auth``.
+    """
+
+    type: Literal["siwe_auth"] = "siwe_auth"
+    message: Annotated[str, Field(min_length=1, max_length=4096)]
+    signature: Annotated[str, Field(pattern=r"^(0x)?[0-9a-fA-F]{130}$")]
     since: Position | None = None
     ref: Ref | None = None
 
@@ -208,6 +246,22 @@ class Ping(StrictWireModel):
     ref: Ref | None = None
 
 
+class AppMessage(StrictWireModel):
+    """Something a seller's device tells the gateway (a read mark, a preference …).
+
+    ``id`` is an idempotency key: a message sent again after a reconnect is
+    answered ``received`` with ``duplicate`` but applied once. ``kind`` names what
+    it is; ``body`` is its data. Clients set ``ref`` to the ``id`` so that a
+    gateway that does not know this frame names it in its ``error``.
+    """
+
+    type: Literal["message"] = "message"
+    id: MessageId
+    kind: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")]
+    body: dict[str, Any] = Field(default_factory=dict)
+    ref: Ref | None = None
+
+
 def _server_tag(value: Any) -> str:
     kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
     return kind if isinstance(kind, str) and kind in _SERVER_TYPES else "unknown"
@@ -219,9 +273,11 @@ def _client_tag(value: Any) -> str | None:
 
 
 _SERVER_TYPES: Final = frozenset(
-    {"hello", "ok", "event", "replayed", "gap", "published", "error", "pong"}
+    {"hello", "ok", "event", "replayed", "gap", "published", "error", "pong", "received"}
 )
-_CLIENT_TYPES: Final = frozenset({"auth", "publisher_auth", "publish", "ack", "ping"})
+_CLIENT_TYPES: Final = frozenset(
+    {"auth", "siwe_auth", "publisher_auth", "publish", "ack", "ping", "message"}
+)
 
 ServerFrame = Annotated[
     Annotated[Hello, Tag("hello")]
@@ -232,16 +288,19 @@ ServerFrame = Annotated[
     | Annotated[Published, Tag("published")]
     | Annotated[ErrorFrame, Tag("error")]
     | Annotated[Pong, Tag("pong")]
+    | Annotated[Received, Tag("received")]
     | Annotated[UnknownServerFrame, Tag("unknown")],
     Discriminator(_server_tag),
 ]
 
 ClientFrame = Annotated[
     Annotated[Auth, Tag("auth")]
+    | Annotated[SiweAuth, Tag("siwe_auth")]
     | Annotated[PublisherAuth, Tag("publisher_auth")]
     | Annotated[Publish, Tag("publish")]
     | Annotated[Ack, Tag("ack")]
-    | Annotated[Ping, Tag("ping")],
+    | Annotated[Ping, Tag("ping")]
+    | Annotated[AppMessage, Tag("message")],
     Discriminator(
         _client_tag,
         custom_error_type="unknown_frame",

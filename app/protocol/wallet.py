@@ -8,6 +8,7 @@ one wallet can never become two sellers.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated
 
 from eth_utils.address import to_checksum_address
@@ -20,6 +21,7 @@ class InvalidWallet(ValueError):
     """The text is not an Ethereum address; the message says why, for a seller."""
 
 
+@lru_cache(maxsize=4096)  # checksumming hashes (keccak); a gateway sees the same few often
 def normalize_wallet(text: str) -> str:
     """Return the EIP-55 checksummed form of ``text``.
 

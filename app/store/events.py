@@ -4,86 +4,61 @@ An event and its wallet's position are written in one transaction, so after a
 crash or a power cut the database either has both or neither: the next
 connection asks for ``since = last_seq(wallet)`` and gets back exactly what is
 missing. Events of types this version does not know are kept as received.
+
+The same transaction folds the event into the seller's tables (orders, payments,
+reviews, tier, analytics: ``app.store.folded``) and lists its notice in the
+history (``app.store.history``); those tables are caches of the events and can be
+rebuilt from them (:meth:`ClientStore.refold`). Schema versions and migrations
+are in ``app.store.schema``.
 """
 
 from __future__ import annotations
 
-import json
+import asyncio
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Self, TypeVar
 
 from pydantic import ValidationError
 
-from app.protocol import EventFrame, UnknownEvent, describe_error
+from app.domain.folding import (
+    AnalyticsSnapshot,
+    Order,
+    Payment,
+    Review,
+    Tier,
+    order_id_of,
+)
+from app.domain.metrics import RatingSummary
+from app.domain.notices import Notice
+from app.protocol import EventFrame, describe_error
+from app.store import folded, history, refold
+from app.store.columns import from_microseconds, load_frame, microseconds
+from app.store.errors import StoreError
+from app.store.history import StoredNotice
+from app.store.schema import SCHEMA_VERSION, check_version, migrate
+
+__all__ = ["SCHEMA_VERSION", "ClientStore", "StoreError"]
 
 logger = logging.getLogger("seller_notifier.store")
 
-SCHEMA_VERSION: Final = 1
-"""``PRAGMA user_version`` of a store written by this version."""
-
-_MIGRATIONS: Final[dict[int, str]] = {
-    # version → the script that brings a store from version - 1 to it.
-    1: """
-        CREATE TABLE events (
-            rowid INTEGER PRIMARY KEY,
-            wallet TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            id TEXT NOT NULL,
-            ts_us INTEGER NOT NULL,
-            type TEXT NOT NULL,
-            frame TEXT NOT NULL,
-            received_us INTEGER NOT NULL,
-            UNIQUE (wallet, id)
-        );
-        CREATE INDEX events_by_time ON events (ts_us DESC, seq DESC);
-        CREATE INDEX events_by_wallet_time ON events (wallet, ts_us DESC, seq DESC);
-        CREATE TABLE positions (
-            wallet TEXT PRIMARY KEY,
-            last_seq INTEGER NOT NULL,
-            updated_us INTEGER NOT NULL
-        );
-    """,
-}
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or written; the message says why, for a person."""
-
-
-def _microseconds(moment: datetime) -> int:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return (aware - _EPOCH) // _MICROSECOND
-
-
-def _load_frame(text: str) -> EventFrame:
-    try:
-        return EventFrame.model_validate_json(text)
-    except ValidationError:
-        # A known type this version could not read when it arrived was kept as an
-        # UnknownEvent (see ClientSession); it is read back the same way.
-        raw = json.loads(text)
-        if not isinstance(raw, dict) or not isinstance(raw.get("event"), dict):
-            raise
-        return EventFrame.model_validate(
-            {**raw, "event": UnknownEvent.model_validate(raw["event"])}
-        )
+T = TypeVar("T")
 
 
 class ClientStore:
-    """Received events and per-wallet positions in one SQLite file.
+    """Received events, per-wallet positions, and what they fold into, in one SQLite file.
 
-    ``path`` may be ``":memory:"`` (nothing survives ``close()``). Use from one
-    thread (the event loop's). Every method raises :class:`StoreError` when the
-    database cannot be used, never a bare ``sqlite3`` error.
+    Recording an event also folds it into the orders, payments, reviews, tier and
+    analytics tables and lists its notice in the history, in the same transaction
+    (see :meth:`record`). ``path`` may be ``":memory:"`` (nothing survives
+    ``close()``). Use from one thread (the event loop's). Every method raises
+    :class:`StoreError` when the database cannot be used, never a bare ``sqlite3``
+    error.
     """
 
     def __init__(self, path: Path | str) -> None:
@@ -105,26 +80,15 @@ class ClientStore:
     def _prepare(self) -> None:
         db = self._connection()
         try:
-            version = int(db.execute("PRAGMA user_version").fetchone()[0])
-            if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the event store {self.path} was written by a newer version of "
-                    f"Seller Notifier (schema {version}; this version knows up to "
-                    f"{SCHEMA_VERSION}): update Seller Notifier or move the file away"
-                )
-            if version == 0 and db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-                raise StoreError(f"{self.path} is not a Seller Notifier event store: move it away")
+            # The version is checked before anything is written (journal mode
+            # included): a newer store is refused untouched.
+            check_version(db, self.path)
             db.execute("PRAGMA journal_mode=WAL")
             # WAL + NORMAL can lose the last commits on power loss but never corrupts;
             # a lost event is fetched again since its position was lost with it.
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=5000")
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                with self._transaction():
-                    for statement in _MIGRATIONS[target].split(";"):
-                        if statement.strip():
-                            db.execute(statement)
-                    db.execute(f"PRAGMA user_version={target}")
+            migrate(db, self.path)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot use the event store {self.path}: {exc}") from None
 
@@ -144,8 +108,15 @@ class ClientStore:
             raise
         db.execute("COMMIT")
 
+    # --- events and positions ---------------------------------------------------------
+
     def record(self, frame: EventFrame, *, position: int | None = None) -> bool:
         """Store one received event and move its wallet's position, atomically.
+
+        A new event is also folded into the seller's tables and its notice added to
+        the history (unread) in the same transaction. Should folding ever fail, the
+        event is still stored (it is what matters; :meth:`refold` rebuilds the
+        tables from it) and the failure is logged.
 
         ``position``: the seq up to which this wallet's events are all stored
         (default ``frame.seq``); a client that received events out of order
@@ -153,26 +124,44 @@ class ClientStore:
         is written even for a duplicate. Returns False if an event with this id
         was already stored for this wallet (nothing else is changed then).
         """
-        now = _microseconds(datetime.now(UTC))
+        now = microseconds(datetime.now(UTC))
         try:
             with self._transaction() as db:
                 inserted = db.execute(
-                    "INSERT INTO events (wallet, seq, id, ts_us, type, frame, received_us) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet, id) DO NOTHING",
+                    "INSERT INTO events (wallet, seq, id, ts_us, type, frame, received_us, "
+                    "subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (wallet, id) DO NOTHING",
                     (
                         frame.wallet,
                         frame.seq,
                         frame.id,
-                        _microseconds(frame.ts),
+                        microseconds(frame.ts),
                         frame.event.type,
                         frame.model_dump_json(),
                         now,
+                        order_id_of(frame),
                     ),
                 ).rowcount
+                if inserted == 1:
+                    self._fold_in(db, frame)
                 self._write_position(db, frame.wallet, frame.seq if position is None else position)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot save event {frame.id} to {self.path}: {exc}") from None
         return inserted == 1
+
+    @staticmethod
+    def _fold_in(db: sqlite3.Connection, frame: EventFrame) -> None:
+        db.execute("SAVEPOINT fold")
+        try:
+            folded.apply(db, frame)
+            history.add_event_notice(db, frame)
+        except Exception:
+            db.execute("ROLLBACK TO fold")
+            logger.exception(
+                "could not fold event %s of %s; it is stored, and a refold rebuilds the tables",
+                frame.seq,
+                frame.wallet,
+            )
+        db.execute("RELEASE fold")
 
     def set_position(self, wallet: str, seq: int) -> None:
         """Set how far ``wallet``'s log is stored (e.g. past a gap the gateway reported)."""
@@ -188,7 +177,7 @@ class ClientStore:
             "INSERT INTO positions (wallet, last_seq, updated_us) VALUES (?, ?, ?) "
             "ON CONFLICT (wallet) DO UPDATE SET last_seq = excluded.last_seq, "
             "updated_us = excluded.updated_us",
-            (wallet, seq, _microseconds(datetime.now(UTC))),
+            (wallet, seq, microseconds(datetime.now(UTC))),
         )
 
     def last_seq(self, wallet: str) -> int | None:
@@ -208,6 +197,18 @@ class ClientStore:
         )
         return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
+    def last_synced_at(self, wallet: str | None = None) -> datetime | None:
+        """When an event (or a position) was last stored, for ``wallet`` or any; None if never.
+
+        Offline, the data shown is as current as this.
+        """
+        if wallet is None:
+            rows = self._query("SELECT max(updated_us) FROM positions", ())
+        else:
+            rows = self._query("SELECT updated_us FROM positions WHERE wallet = ?", (wallet,))
+        value = rows[0][0] if rows else None
+        return from_microseconds(int(value)) if value is not None else None
+
     def recent(self, limit: int = 200, wallet: str | None = None) -> list[EventFrame]:
         """Up to ``limit`` stored events, newest (by gateway time, then seq) first.
 
@@ -226,10 +227,24 @@ class ClientStore:
                 "ORDER BY ts_us DESC, seq DESC, rowid DESC LIMIT ?",
                 (wallet, limit),
             )
+        return self._frames(rows)
+
+    def order_events(self, wallet: str, order_id: str) -> list[EventFrame]:
+        """Every stored event about one order (its placement, status changes, payments
+        and reviews), oldest first by gateway time and seq."""
+        rows = self._query(
+            "SELECT frame, wallet, seq FROM events WHERE wallet = ? AND subject = ? "
+            "ORDER BY ts_us, seq, rowid",
+            (wallet, order_id),
+        )
+        return self._frames(rows)
+
+    @staticmethod
+    def _frames(rows: Iterable[tuple[str, str, int]]) -> list[EventFrame]:
         frames = []
         for text, row_wallet, seq in rows:
             try:
-                frames.append(_load_frame(text))
+                frames.append(load_frame(text))
             except ValueError as exc:  # pydantic's ValidationError and JSON errors
                 reason = describe_error(exc) if isinstance(exc, ValidationError) else str(exc)
                 logger.warning(
@@ -247,6 +262,116 @@ class ClientStore:
         else:
             rows = self._query("SELECT count(*) FROM events WHERE wallet = ?", (wallet,))
         return int(rows[0][0])
+
+    # --- the folded tables ------------------------------------------------------------
+    # ``wallet=None`` reads every wallet's rows.
+
+    def orders(self, wallet: str | None = None) -> list[Order]:
+        """Every folded order (in no particular order)."""
+        return self._read(folded.orders, wallet)
+
+    def order(self, wallet: str, order_id: str) -> Order | None:
+        return self._read(folded.order, wallet, order_id)
+
+    def orders_by_id(self, wallet: str, order_ids: Collection[str]) -> list[Order]:
+        """The orders among ``order_ids`` that are known (in no particular order)."""
+        return self._read(folded.orders_by_id, wallet, order_ids)
+
+    def payments(self, wallet: str | None = None, order_id: str | None = None) -> list[Payment]:
+        """Payments, oldest first (all, or those naming ``order_id``)."""
+        return self._read(folded.payments, wallet, order_id)
+
+    def reviews(
+        self, wallet: str | None = None, order_id: str | None = None, limit: int = -1
+    ) -> list[Review]:
+        """Reviews, newest first (all, or those naming ``order_id``; ``limit`` -1: no limit)."""
+        return self._read(folded.reviews, wallet, order_id, limit)
+
+    def rating_summary(self, wallet: str | None = None) -> RatingSummary:
+        return self._read(folded.rating_summary, wallet)
+
+    def tier(self, wallet: str) -> Tier | None:
+        """The wallet's current tier with its benefits; None before any tier event."""
+        return self._read(folded.tier, wallet)
+
+    def analytics(
+        self, wallet: str | None = None, period: str | None = None, limit: int = -1
+    ) -> list[AnalyticsSnapshot]:
+        """Analytics snapshots, newest first (all periods, or one)."""
+        return self._read(folded.analytics, wallet, period, limit)
+
+    def latest_analytics(self, wallet: str, period: str = "today") -> AnalyticsSnapshot | None:
+        found = self.analytics(wallet, period, 1)
+        return found[0] if found else None
+
+    def refold(self, keys: Collection[str], wallet: str | None = None) -> frozenset[str]:
+        """Rebuild the folded rows that cache ``keys`` name from the stored events, now.
+
+        Keys: ``orders``, ``order:<id>``, ``payments``, ``reviews``, ``tier``,
+        ``profile``, ``analytics`` (``analytics:<period>``), for ``wallet`` or for
+        every wallet. Returns the keys that were rebuilt; others (``catalogue`` …)
+        name nothing kept here. Parses every event behind the keys: for a large
+        store from the event loop, use :meth:`refold_in_background`.
+        """
+        try:
+            with self._transaction() as db:
+                return refold.apply(db, refold.plan(db, keys, wallet))
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot rebuild {', '.join(keys)} in {self.path}: {exc}") from None
+
+    async def refold_in_background(
+        self, keys: Collection[str], wallet: str | None = None
+    ) -> frozenset[str]:
+        """:meth:`refold`, with the slow part (reading and folding the events) in a
+        worker thread; only the few rows that differ are written on this thread."""
+        if self.path == ":memory:":  # a second connection would see another database
+            return self.refold(keys, wallet)
+        try:
+            planned = await asyncio.to_thread(refold.plan_file, self.path, keys, wallet)
+            with self._transaction() as db:
+                return refold.apply(db, planned)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot rebuild {', '.join(keys)} in {self.path}: {exc}") from None
+
+    # --- the notification history -----------------------------------------------------
+
+    def notices(
+        self, limit: int = 500, wallet: str | None = None, *, after_id: int = 0
+    ) -> list[StoredNotice]:
+        """Up to ``limit`` notices, most recently added first; the app's own notices
+        belong to every wallet. ``after_id``: only notices added after that one."""
+        return self._read(history.notices, limit, wallet, after_id=after_id)
+
+    def unread_count(self, wallet: str | None = None) -> int:
+        return self._read(history.unread_count, wallet)
+
+    def add_notice(self, notice: Notice) -> int:
+        """Add one of the app's own notices (missed events …) to the history; its id."""
+        return self._write("the notice", history.add_notice, notice)
+
+    def mark_read(self, ids: Collection[int]) -> int:
+        """Mark these notices read; returns how many were unread."""
+        return self._write("read marks", history.mark_read, ids)
+
+    def mark_all_read(self, wallet: str | None = None) -> int:
+        """Mark every notice read; returns how many were unread."""
+        return self._write("read marks", history.mark_all_read, wallet)
+
+    # --- plumbing -----------------------------------------------------------------------
+
+    def _read(self, reader: Callable[..., T], *arguments: Any, **keywords: Any) -> T:
+        db = self._connection()
+        try:
+            return reader(db, *arguments, **keywords)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read the event store {self.path}: {exc}") from None
+
+    def _write(self, what: str, writer: Callable[..., T], *arguments: Any) -> T:
+        try:
+            with self._transaction() as db:
+                return writer(db, *arguments)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot save {what} to {self.path}: {exc}") from None
 
     def _query(self, sql: str, parameters: tuple[object, ...]) -> list[Any]:
         try:

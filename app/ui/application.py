@@ -222,7 +222,9 @@ def _run(*, demo: bool, debug: bool, latch: SignalLatch) -> int:
         log.info("starting (demo=%s, home=%s)", demo, paths.config_dir.parent)
         # asyncio.Runner leaves SIGINT alone since it is not Python's default handler.
         with asyncio.Runner(loop_factory=lambda: qasync.QEventLoop(app)) as runner:
-            tray_app = TrayApp(paths, demo=demo, instance=instance, early_signal=latch)
+            tray_app = TrayApp(
+                paths, demo=demo, instance=instance, early_signal=latch, debug=debug
+            )
             return runner.run(tray_app.run())
     finally:
         instance.close()

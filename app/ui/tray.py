@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from functools import cache, partial
 from typing import Final
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.client.status import ConnectionState, ConnectionStatus
 from app.domain.notices import short_hash
-from app.ui.icons import svg_icon
+from app.ui.icons import svg_icon, svg_pixmap
+from app.ui.startup_trace import mark
 
 log = logging.getLogger("seller_notifier.ui")
 
@@ -22,6 +24,14 @@ ICON_CONNECTED: Final = "tray-connected"
 ICON_CONNECTING: Final = "tray-connecting"
 ICON_OFFLINE: Final = "tray-offline"
 ICON_PAUSED: Final = "tray-paused"
+
+PAUSE_CHOICES: Final = {
+    "hour": "For 1 hour",
+    "tomorrow": "Until tomorrow morning",
+    "indefinite": "Until I resume",
+    "resume": "Resume notifications",
+}
+"""The "Pause notifications" submenu: what ``pause_requested`` carries → menu text."""
 
 _STATE_ICONS: Final = {
     ConnectionState.CONNECTED: ICON_CONNECTED,
@@ -56,7 +66,8 @@ class TrayIcon(QSystemTrayIcon):
     :meth:`set_paused` and :meth:`set_problem`; it sets its icon only when the icon actually changes
     (repeating ``setIcon`` leaks memory in some tray hosts) and keeps the tooltip
     current. The menu's actions come out as signals: ``open_dashboard_requested``,
-    ``settings_requested``, ``pause_toggled(bool)``, ``quit_requested``; a click
+    ``settings_requested``, ``pause_toggled(bool)``, ``pause_requested(str)`` (the
+    submenu: 1 hour, until tomorrow, until resumed, resume), ``quit_requested``; a click
     on the icon also opens the dashboard.
 
     Where no system tray exists (offscreen, some Wayland desktops) it says so once
@@ -66,6 +77,8 @@ class TrayIcon(QSystemTrayIcon):
     open_dashboard_requested = Signal()
     settings_requested = Signal()
     pause_toggled = Signal(bool)
+    pause_requested = Signal(str)
+    """A choice from the "Pause notifications" submenu: a key of ``PAUSE_CHOICES``."""
     quit_requested = Signal()
 
     def __init__(
@@ -81,14 +94,19 @@ class TrayIcon(QSystemTrayIcon):
         self._status: ConnectionStatus | None = None
         self._paused = False
         self._problem: str | None = None
+        self._gap: str | None = None
         self._icon_name: str | None = None
         self._last_event_at: datetime | None = None
+        self._unread = 0
+        self._badge: str | None = None
 
         self._menu = QMenu()
         self._open_action = QAction("Open dashboard", self._menu)
         self._settings_action = QAction("Settings…", self._menu)
         self._pause_action = QAction("Pause notifications", self._menu)
         self._pause_action.setCheckable(True)
+        self._paused_until: datetime | None = None
+        self._pause_menu = self._build_pause_menu()
         self._quit_action = QAction("Quit", self._menu)
         self._menu.addAction(self._open_action)
         self._menu.addAction(self._settings_action)
@@ -136,6 +154,8 @@ class TrayIcon(QSystemTrayIcon):
             )
             return False
         self.show()
+        log.info("tray icon shown")
+        mark("tray-icon-shown")
         return True
 
     def set_identity(self, *, server: str | None, wallet: str | None) -> None:
@@ -157,19 +177,50 @@ class TrayIcon(QSystemTrayIcon):
         self._last_event_at = at if at is not None else datetime.now(UTC)
         self._refresh()
 
-    def set_paused(self, paused: bool) -> None:
-        """Show the paused icon and tick the menu entry (without re-emitting)."""
+    def set_paused(self, paused: bool, until: datetime | None = None) -> None:
+        """Show the paused icon and tick the menu entry (without re-emitting);
+        ``until`` (a timed pause) is named in the tooltip."""
         if self._pause_action.isChecked() != paused:
             self._pause_action.blockSignals(True)
             self._pause_action.setChecked(paused)
             self._pause_action.blockSignals(False)
         self._paused = paused
+        self._paused_until = until if paused else None
+        self._pause_menu.actions()[-1].setEnabled(paused)
         self._refresh()
+
+    def _build_pause_menu(self) -> QMenu:
+        # A submenu on the checkable entry: the tick shows the state, the
+        # submenu offers how long; triggering the entry itself pauses until resumed.
+        menu = QMenu(self._menu)
+        for choice, text in PAUSE_CHOICES.items():
+            if choice == "resume":
+                menu.addSeparator()
+            action = menu.addAction(text)
+            action.triggered.connect(partial(self.pause_requested.emit, choice))
+        menu.actions()[-1].setEnabled(False)
+        self._pause_action.setMenu(menu)
+        return menu
+
+    def set_unread(self, count: int) -> None:
+        """How many notices the seller has not read: a badge on the icon, a tooltip line."""
+        self._unread = max(count, 0)
+        self._refresh()
+
+    @property
+    def unread(self) -> int:
+        return self._unread
 
     def set_problem(self, problem: str | None) -> None:
         """A sentence for the tooltip that outranks the connection's own reason
         (e.g. "not configured yet", "the server refused this device's token")."""
         self._problem = problem
+        self._refresh()
+
+    def set_gap(self, gap: str | None) -> None:
+        """A standing line about events that will never arrive (a gap the gateway
+        reported), kept until cleared: a lost event must never go unnoticed."""
+        self._gap = gap
         self._refresh()
 
     def tooltip_text(self) -> str:
@@ -178,6 +229,8 @@ class TrayIcon(QSystemTrayIcon):
         state = _STATE_WORDS.get(status.state, str(status.state)) if status else "Offline"
         if self._paused:
             state += " · notifications paused"
+            if self._paused_until is not None and self._paused_until.year < 9999:
+                state += f" until {_clock(self._paused_until)}"
         lines = [f"{APP_TITLE} — {state}"]
         # When all is well the client's reason ("connected as …") adds nothing.
         healthy = status is not None and status.state is ConnectionState.CONNECTED
@@ -187,6 +240,13 @@ class TrayIcon(QSystemTrayIcon):
             reason = f"{reason} (next try at {when})" if reason else f"next try at {when}"
         if reason:
             lines.append(reason)
+        if healthy and status is not None and status.quality is not None:
+            link = f"Link: {status.quality}"
+            if status.latency is not None:
+                link += f" (round trip {status.latency * 1000:.0f} ms)"
+            lines.append(link)
+        if self._gap:
+            lines.append(f"⚠ {self._gap}")
         server = (status.server if status else None) or self._server
         if server:
             lines.append(f"Server: {server}")
@@ -196,15 +256,18 @@ class TrayIcon(QSystemTrayIcon):
         known = [t for t in (self._last_event_at, status and status.last_event_at) if t]
         last = max(known) if known else None
         lines.append(f"Last event: {_clock(last) if last else 'none yet'}")
+        if self._unread:
+            lines.append(f"{self._unread:,} unread notice{'s' if self._unread != 1 else ''}")
         return "\n".join(lines)
 
     # --- internals ----------------------------------------------------------------
 
     def _refresh(self) -> None:
         name = icon_for(self._status.state if self._status else None, paused=self._paused)
-        if name != self._icon_name:
-            self._icon_name = name
-            self.setIcon(svg_icon(name))
+        badge = unread_badge(self._unread)
+        if name != self._icon_name or badge != self._badge:
+            self._icon_name, self._badge = name, badge
+            self.setIcon(badged_icon(name, badge) if badge else svg_icon(name))
         tooltip = self.tooltip_text()
         if tooltip != self.toolTip():
             self.setToolTip(tooltip)
@@ -220,6 +283,39 @@ class TrayIcon(QSystemTrayIcon):
             QSystemTrayIcon.ActivationReason.DoubleClick,
         ):
             self.open_dashboard_requested.emit()
+
+
+def unread_badge(count: int) -> str | None:
+    """The text of the unread badge: ``"7"``, ``"99+"``; None for no badge."""
+    if count <= 0:
+        return None
+    return str(count) if count < 100 else "99+"
+
+
+@cache
+def badged_icon(name: str, badge: str) -> QIcon:
+    """``name``'s icon with ``badge`` in a red disc in its top-right corner, every size."""
+    icon = QIcon()
+    for size in (16, 22, 24, 32, 48, 64):
+        pixmap = QPixmap(svg_pixmap(name, size))
+        painter = QPainter(pixmap)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            diameter = max(9, size * 5 // 8) if len(badge) == 1 else max(10, size * 3 // 4)
+            disc = QRectF(size - diameter, 0, diameter, diameter * (0.9 if len(badge) > 1 else 1))
+            painter.setPen(QPen(QColor("#ffffff"), max(1.0, size / 24)))
+            painter.setBrush(QColor("#e0352b"))
+            painter.drawEllipse(disc)
+            font = QFont()
+            font.setBold(True)
+            font.setPixelSize(max(6, int(disc.height() * (0.62 if len(badge) < 3 else 0.45))))
+            painter.setFont(font)
+            painter.setPen(QColor("#ffffff"))
+            painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, badge)
+        finally:
+            painter.end()
+        icon.addPixmap(pixmap)
+    return icon
 
 
 def _clock(moment: datetime) -> str:

@@ -15,22 +15,35 @@ from typing import Any, Final, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.client import AuthRefused, SellerClient
+from app.client import AuthRefused, GapDetected, ReplayDone, SellerClient, watch_for_wake
 from app.config.credentials import load_token
 from app.config.paths import AppPaths
-from app.config.settings import Settings, load_settings
-from app.domain.notices import Notice, Priority, app_notice, short_hash
+from app.config.settings import PAUSED_INDEFINITELY, Settings
+from app.domain.cache import CacheRegistry
+from app.domain.notices import Notice, Priority, app_notice, describe_gap, short_hash
+from app.domain.policy import local_now, pause_for, pause_until_tomorrow
+from app.domain.replay_summary import ReplayTally
 from app.gateway.demo import DemoGateway
 from app.protocol.frames import EventFrame
+from app.store.caches import StoreCaches
 from app.store.events import ClientStore, StoreError
+from app.store.gaps import GapLog
+from app.store.outbox import Outbox
+from app.ui.application import configure_logging
+from app.ui.balloon import BalloonAdapter
 from app.ui.bridge import ClientBridge
 from app.ui.connections import disconnect_all
 from app.ui.dashboard import DashboardWindow
+from app.ui.native import NativeAdapter
+from app.ui.network_watch import NetworkWatch
 from app.ui.notifier import Notifier
-from app.ui.settings_dialog import SettingsDialog
+from app.ui.settings.dialog import SettingsDialog
+from app.ui.settings.store import SettingsStore
 from app.ui.single_instance import SingleInstance
+from app.ui.sound import SoundPlayer
 from app.ui.toasts import ToastManager
-from app.ui.tray import TrayIcon
+from app.ui.toasts.adapter import InAppAdapter
+from app.ui.tray import TrayIcon, badged_icon
 
 log = logging.getLogger("seller_notifier.ui")
 
@@ -58,7 +71,13 @@ class TrayApp(QObject):
     before :meth:`run` installed its handlers was noted (it then quits at once).
 
     ``ready`` is emitted once the tray, toasts, dashboard and notifier exist
-    (attributes ``tray``, ``toasts``, ``dashboard``, ``notifier``).
+    (attributes ``tray``, ``toasts``, ``dashboard``, ``notifier``, ``sound``,
+    ``native``, ``settings_store``). ``debug``: ``--debug`` was given (the
+    ``debug`` setting turns debug logging on too, live).
+
+    Settings apply live: the store's ``changed(key)`` reaches the notifier
+    (``notifications.*``), the tray (pause), the log (``debug``) and the
+    connection (``connection.*``: reconnect with the new server, wallet or token).
     """
 
     ready = Signal()
@@ -70,16 +89,26 @@ class TrayApp(QObject):
         demo: bool,
         instance: SingleInstance | None = None,
         early_signal: SignalSource | None = None,
+        debug: bool = False,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self._early_signal = early_signal
+        self._debug = debug
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._reconnect_wanted = False
         self._paths = paths
         self._demo = demo
         self._instance = instance
         self._resources = contextlib.AsyncExitStack()
         self._store: ClientStore | None = None
+        self._outbox: Outbox | None = None
+        self._gaps: GapLog | None = None
         self._store_problem: str | None = None
+        self._wake_task: asyncio.Task[None] | None = None
+        self._network: NetworkWatch | None = None
+        self._replay: ReplayTally | None = None
+        """The replay in progress: its events are shown (summarised) once it is complete."""
         self._client: SellerClient | None = None
         self._client_task: asyncio.Task[None] | None = None
         self._bridge: ClientBridge | None = None
@@ -98,13 +127,16 @@ class TrayApp(QObject):
         self._install_signal_handlers(loop)
         if self._early_signal is not None and self._early_signal.received:
             self.request_quit(self._early_signal.received)
-        loaded = load_settings(self._paths.settings_file)
+        self.settings_store, settings_notice = SettingsStore.load(self._paths.settings_file, self)
+        settings = self.settings_store.settings
+        if settings.debug and not self._debug:
+            configure_logging(self._paths, debug=True)
         self._open_store()
-        self._build_ui(loaded.settings)
+        self._build_ui(settings)
         self.ready.emit()
-        if loaded.notice:
-            self.notifier.notify(app_notice("Settings reset", loaded.notice, Priority.HIGH))
-        connecting = asyncio.create_task(self._connect(loaded.settings), name="tray-connect")
+        if settings_notice:
+            self.notifier.notify(app_notice("Settings reset", settings_notice, Priority.HIGH))
+        connecting = asyncio.create_task(self._connect(settings), name="tray-connect")
         try:
             await asyncio.wait({connecting, self._quit}, return_when=asyncio.FIRST_COMPLETED)
             await self._quit
@@ -130,6 +162,14 @@ class TrayApp(QObject):
             # Still useful without history: events are shown, just not kept.
             log.error("%s", exc)
             self._store_problem = str(exc)
+            return
+        try:
+            # Beside the events, in the same file (opened after the store, which creates it).
+            self._outbox = Outbox(self._paths.client_db)
+            self._gaps = GapLog(self._paths.client_db)
+        except StoreError as exc:
+            # Messages then wait in memory only, and gaps are shown but not kept.
+            log.error("%s", exc)
 
     def _build_ui(self, settings: Settings) -> None:
         notifications = settings.notifications
@@ -138,26 +178,49 @@ class TrayApp(QObject):
             max_visible=notifications.max_visible,
             auto_hide_seconds=notifications.auto_hide_seconds,
         )
-        self.dashboard = DashboardWindow(self._recent_events)
-        self.notifier = Notifier(self.toasts, self.dashboard)
+        self.caches = CacheRegistry()
+        # Without the event store the dashboard keeps this session's events in memory.
+        self.dashboard = DashboardWindow(
+            self._store,
+            caches=self.caches,
+            state_file=self._paths.config_dir / "dashboard.ini",
+            wallet=settings.connection.wallet,
+        )
+        self._store_caches = StoreCaches(self._store or self.dashboard.store, self.caches)
         self.tray = TrayIcon(
             server=settings.connection.server_url, wallet=settings.connection.wallet
         )
+        self.sound = SoundPlayer(self)
+        self.native = NativeAdapter()
+        self.notifier = Notifier(
+            self.toasts,
+            self.dashboard,
+            settings=notifications,
+            adapters=[InAppAdapter(self.toasts), self.native, BalloonAdapter(self.tray)],
+            sound=self.sound,
+        )
+        self.notifier.follow(self.settings_store)
+        self.settings_store.changed.connect(self._setting_changed)
+        self.notifier.dashboard_requested.connect(self.dashboard.open)
+        self.notifier.pause_ended.connect(self._pause_ended)
         self.tray.open_dashboard_requested.connect(self.dashboard.open)
         self.tray.settings_requested.connect(self._open_settings)
-        self.tray.pause_toggled.connect(self.notifier.set_paused)
+        self.tray.pause_toggled.connect(self._pause_toggled)
+        self.tray.pause_requested.connect(self._pause)
         self.tray.quit_requested.connect(self._quit_from_menu)
-        self.toasts.activated.connect(self._open_dashboard_for)
         if self._instance is not None:
             self._instance.raise_requested.connect(self._raise_requested)
+        self.dashboard.unread_changed.connect(self.tray.set_unread)
+        self.dashboard.refresh_unread()
         self.tray.start()
+        self._show_pause()
+        self.native.start()
+        if notifications.sound_enabled:
+            self.sound.preload()
         if self._store_problem:
             self.notifier.notify(
                 app_notice("Event history unavailable", self._store_problem, Priority.HIGH)
             )
-
-    def _recent_events(self, limit: int) -> list[EventFrame]:
-        return self._store.recent(limit) if self._store is not None else []
 
     # --- connecting -----------------------------------------------------------------
 
@@ -173,6 +236,7 @@ class TrayApp(QObject):
                 return
             url, wallet = settings.connection.server_url, settings.connection.wallet
             if not url or not wallet:
+                self._open_settings(first_run=True)
                 self._explain(
                     NOT_CONFIGURED,
                     app_notice(
@@ -207,13 +271,30 @@ class TrayApp(QObject):
             )
 
     def _start_client(self, url: str, token: str, wallet: str, since: int | None) -> None:
-        client = SellerClient(url, token, store=self._store, since=since, wallet=wallet)
+        client = SellerClient(
+            url,
+            token,
+            store=self._store,
+            since=since,
+            wallet=wallet,
+            outbox=self._outbox,
+            gaps=self._gaps,
+        )
         self._client = client
         self._bridge = ClientBridge(client)
-        self._bridge.event_received.connect(self.notifier.present_event)
+        self._bridge.event_received.connect(self._present_event)
         self._bridge.event_received.connect(self._note_event)
         self._bridge.status_changed.connect(self.tray.update_status)
+        self._bridge.status_changed.connect(self.dashboard.update_status)
+        self._bridge.event_received.connect(self._store_caches.on_event)
+        self.dashboard.set_wallet(wallet)
         self._bridge.gap_detected.connect(self.notifier.present_gap)
+        self._bridge.gap_detected.connect(self._note_gap)
+        client.on_replay_done(self._replay_finished)
+        # After a sleep or a network change, reconnect at once instead of after the backoff.
+        self._wake_task = asyncio.create_task(watch_for_wake(client), name="wake-watch")
+        self._network = NetworkWatch(client.reconnect_now, self)
+        self._network.start()
         self.tray.set_identity(server=url, wallet=wallet)
         log.info("connecting to %s as %s (since=%s)", url, wallet, since)
         self._client_task = asyncio.create_task(client.run(), name="seller-client")
@@ -221,6 +302,39 @@ class TrayApp(QObject):
 
     def _note_event(self, _frame: EventFrame) -> None:
         self.tray.note_event()
+
+    def _present_event(self, frame: EventFrame) -> None:
+        client = self._client
+        if client is not None and client.replaying:
+            # No toast per event of a long replay: one summary per type once it is
+            # complete. Every event is listed all the same (the history has 100 %).
+            if self._replay is None:
+                self._replay = ReplayTally()
+            for listed in self._replay.add(frame):
+                self.dashboard.add_event(listed)
+            return
+        self.notifier.present_event(frame)
+
+    def _replay_finished(self, _done: ReplayDone) -> None:
+        tally, self._replay = self._replay, None
+        if tally is None or self._closing:
+            return
+        summary = tally.summary()
+        if not summary.summarized:
+            for frame in tally.held:
+                self.notifier.present_event(frame, replayed=True)
+            return
+        log.info(
+            "%d events missed while offline: %d summary toast(s)",
+            summary.events,
+            len(summary.toasts),
+        )
+        for notice in summary.toasts:
+            self.notifier.notify(notice)
+
+    def _note_gap(self, gap: GapDetected) -> None:
+        self.tray.set_gap(describe_gap(gap).title)
+        self.dashboard.add_notice(describe_gap(gap))
 
     def _client_finished(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or self._closing:
@@ -247,15 +361,82 @@ class TrayApp(QObject):
 
     # --- menu actions ---------------------------------------------------------------
 
-    def _open_settings(self) -> None:
+    def _open_settings(self, first_run: bool = False) -> None:
+        """Show the Settings window; on the first run, at the Connection page."""
         if self._settings_dialog is None:
-            self._settings_dialog = SettingsDialog(self._paths.settings_file)
-        self._settings_dialog.show()
-        self._settings_dialog.raise_()
-        self._settings_dialog.activateWindow()
+            self._settings_dialog = SettingsDialog(
+                self.settings_store,
+                notifier=self.notifier,
+                play_sound=self.sound.play,
+                sound_problem=self.sound.problem,
+                log_file=self._paths.log_file,
+            )
+        dialog = self._settings_dialog
+        self.notifier.recheck()  # a notification service may have started since
+        if first_run:
+            dialog.set_first_run(True)
+            dialog.show_page("connection")
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
 
-    def _open_dashboard_for(self, _notice: object) -> None:
-        self.dashboard.open()
+    def _pause_toggled(self, paused: bool) -> None:
+        self._pause("indefinite" if paused else "resume")
+
+    def _pause(self, choice: str) -> None:
+        """A choice from the tray's Pause submenu, kept in the settings (survives a restart)."""
+        now = local_now()
+        until = {
+            "hour": pause_for(now),
+            "tomorrow": pause_until_tomorrow(now),
+            "indefinite": PAUSED_INDEFINITELY,
+        }.get(choice)
+        self.settings_store.set("notifications.paused_until", until.isoformat() if until else None)
+
+    def _pause_ended(self) -> None:
+        self.settings_store.set("notifications.paused_until", None)
+
+    def _show_pause(self) -> None:
+        until = self.settings_store.settings.notifications.paused_until
+        self.tray.set_paused(self.notifier.paused, until)
+
+    # --- live settings --------------------------------------------------------------
+
+    def _setting_changed(self, key: str) -> None:
+        if key == "notifications.paused_until":
+            self._show_pause()
+        elif key == "debug":
+            debug = self._debug or self.settings_store.settings.debug
+            configure_logging(self._paths, debug=debug)
+            log.info("debug logging %s", "on" if debug else "off")
+        elif key.startswith("connection.") and not self._demo and not self._closing:
+            # Several keys changed at once (or while reconnecting) → one more reconnect.
+            self._reconnect_wanted = True
+            if self._reconnecting is None or self._reconnecting.done():
+                self._reconnecting = asyncio.create_task(self._reconnect(), name="tray-reconnect")
+
+    async def _reconnect(self) -> None:
+        """Drop the connection (if any) and connect with the settings as they are now."""
+        while self._reconnect_wanted and not self._closing:
+            self._reconnect_wanted = False
+            await self._reconnect_once()
+
+    async def _reconnect_once(self) -> None:
+        if self._bridge is not None:
+            self._bridge.close()
+            self._bridge = None
+        if self._network is not None:
+            self._network.stop()
+            self._network = None
+        if self._wake_task is not None:
+            self._wake_task.cancel()
+            await asyncio.gather(self._wake_task, return_exceptions=True)
+            self._wake_task = None
+        await self._stop_client()
+        self._client = self._client_task = None
+        self.tray.set_problem(None)
+        log.info("connection settings changed: reconnecting")
+        await self._connect(self.settings_store.settings)
 
     def _raise_requested(self) -> None:
         log.info("another launch asked to show the dashboard")
@@ -307,15 +488,25 @@ class TrayApp(QObject):
 
     async def _shutdown(self, loop: asyncio.AbstractEventLoop) -> None:
         self._closing = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+            await asyncio.gather(self._reconnecting, return_exceptions=True)
         if self._bridge is not None:
             self._bridge.close()  # no more events into widgets that are going away
+        if self._network is not None:
+            self._network.stop()
+        if self._wake_task is not None:
+            self._wake_task.cancel()
+            await asyncio.gather(self._wake_task, return_exceptions=True)
         await self._stop_client()
+        await self._store_caches.close()
         try:
             await asyncio.wait_for(self._resources.aclose(), STEP_TIMEOUT)
         except Exception:
             log.exception("the demo gateway did not close cleanly")
-        if self._store is not None:
-            self._store.close()
+        for part in (self._gaps, self._outbox, self._store):
+            if part is not None:
+                part.close()
         self._close_ui()
         self._restore_signal_handlers(loop)
 
@@ -343,6 +534,7 @@ class TrayApp(QObject):
             tray.open_dashboard_requested,
             tray.settings_requested,
             tray.pause_toggled,
+            tray.pause_requested,
             tray.quit_requested,
             tray.activated,
             toasts.activated,
@@ -351,10 +543,22 @@ class TrayApp(QObject):
         )
         if self._instance is not None:
             disconnect_all(self._instance.raise_requested)
+        if self._settings_dialog is not None:
+            self._settings_dialog.disconnect_sources()
+        self.notifier.close()
+        disconnect_all(
+            self.settings_store.changed,
+            self.notifier.dashboard_requested,
+            self.notifier.pause_ended,
+            self.notifier.adapters_changed,
+        )
         toasts.close()
         tray.hide()
         tray.deleteLater()
         tray.menu.deleteLater()
+        badged_icon.cache_clear()  # no QIcon may outlive the QApplication
+        disconnect_all(dashboard.unread_changed)
+        dashboard.shutdown()
         dashboard.hide()
         dashboard.deleteLater()
         if self._settings_dialog is not None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import json
 import os
 import queue
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
@@ -224,3 +227,81 @@ def test_the_environment_does_not_leak_secrets_into_the_output(
         assert gateway.stop() == 0
     assert secret not in "".join(gateway.stderr)
     assert os.environ["SELLER_NOTIFIER_SECRET"] == secret
+
+
+# --- TLS, logs and limits on the command line -----------------------------------------
+
+
+def _certificates(folder: Path) -> Any:
+    # The certificate maker of the gateway tests, shared rather than copied.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "gateway"))
+    from tls_support import make_certificates
+
+    return make_certificates(folder)
+
+
+def test_with_a_certificate_it_serves_wss(tmp_path: Path) -> None:
+    certificates = _certificates(tmp_path / "tls")
+    args = ["--tls-cert", str(certificates.cert), "--tls-key", str(certificates.key)]
+    with GatewayProcess(*args) as gateway:
+        assert gateway.url.startswith("wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=str(certificates.ca))
+        connection = http.client.HTTPSConnection(
+            "127.0.0.1", gateway.port, timeout=DEADLINE, context=context
+        )
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        assert (response.status, response.read().strip()) == (200, b"ok")
+        connection.close()
+        assert gateway.stop() == 0
+
+
+@pytest.mark.parametrize("names", [("missing.pem", "missing.key"), ("cert.pem", "cert.pem")])
+def test_an_unusable_certificate_is_one_line_and_exit_1(
+    tmp_path: Path, names: tuple[str, str]
+) -> None:
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    cert, key = (str(tmp_path / name) for name in names)
+    result = seller_notifier("gateway", "--port", "0", "--tls-cert", cert, "--tls-key", key)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"seller-notifier: cannot use the TLS certificate {cert}")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--tls-cert", "a.pem"],
+        ["--db", "x.sqlite3", "--redis", "redis://127.0.0.1:1/0"],
+        ["--retain-age", "soon"],
+        ["--max-connections-per-ip", "0"],
+        ["--frame-rate", "-1"],
+        ["--log-format", "xml"],
+    ],
+)
+def test_bad_security_and_storage_arguments_exit_2(args: list[str]) -> None:
+    result = seller_notifier("gateway", *args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_json_logs_are_one_object_per_line() -> None:
+    with GatewayProcess("--log-format", "json") as gateway:
+        asyncio.run(first_events(gateway.url, device_token(DEMO_WALLET), 0, since=None))
+        gateway.wait_for(lambda line: "device connected" in line)
+        assert gateway.stop() == 0
+    logged = [json.loads(line) for line in gateway.stderr if line.startswith("{")]
+    connected = next(entry for entry in logged if entry["msg"] == "device connected")
+    assert connected["wallet"] == DEMO_WALLET
+    assert connected["level"] == "info" and connected["logger"] == "seller_notifier.gateway"
+
+
+def test_metrics_are_served_on_the_gateway_port(gateway_process: GatewayProcess) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", gateway_process.port, timeout=DEADLINE)
+    connection.request("GET", "/metrics")
+    response = connection.getresponse()
+    body = response.read().decode()
+    assert response.status == 200
+    assert 'seller_notifier_connections{role="seller"} 0.0' in body
+    connection.close()
+    assert gateway_process.stop() == 0

@@ -16,6 +16,7 @@ from test_gateway_cmd import GatewayProcess, device_token, first_events, seller_
 
 from app.cli.publish_cmd import MAX_LINE
 from app.config.paths import app_paths
+from app.config.secrets import load_or_create
 
 
 def _line(wallet: str, number: int, event_id: str | None = None) -> str:
@@ -175,3 +176,47 @@ def test_an_overlong_line_is_refused_without_reading_it_whole(
         f"line 2: longer than {MAX_LINE} bytes",
         "published 2 events (0 duplicates), 1 line rejected",
     ]
+
+
+def test_losing_the_gateway_exits_4_naming_the_line_to_resume_from(wallet_a: str) -> None:
+    with GatewayProcess() as gateway:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app", "publish", "--server", gateway.url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stdin is not None and process.stderr is not None
+            process.stdin.write(_line(wallet_a, 1) + "\n" + _line(wallet_a, 2) + "\n")
+            process.stdin.flush()
+            asyncio.run(first_events(gateway.url, device_token(wallet_a), 2))
+            assert gateway.stop() == 0
+            # The input stays open: the command notices the lost connection by itself.
+            assert process.wait(timeout=30) == 4
+            stderr = process.stderr.read()
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=30)
+    lines = stderr.strip().splitlines()
+    assert lines[0] == "published 2 events (0 duplicates)"
+    assert gateway.url in lines[1] and "at line 3" in lines[1]
+
+
+@pytest.mark.parametrize("command", ["publish", "listen"])
+def test_plain_ws_to_another_machine_is_refused_before_connecting(
+    command: str, wallet_a: str
+) -> None:
+    # 192.0.2.0/24 is reserved for documentation: nothing may ever be sent there.
+    args = ["--server", "ws://192.0.2.10:8765"]
+    if command == "listen":
+        args += ["--wallet", wallet_a, "--token", "not-sent"]
+    else:
+        load_or_create(app_paths().gateway_dir)
+    result = seller_notifier(command, *args, stdin="")
+    assert result.returncode == (2 if command == "listen" else 4)
+    [line] = result.stderr.strip().splitlines()
+    assert "ws://192.0.2.10:8765 is not encrypted" in line
+    assert "wss://192.0.2.10:8765" in line and "--allow-insecure" in line

@@ -85,6 +85,20 @@ class Wire:
             ErrorFrame(code=code, message=message, fatal=fatal, retry_after=retry_after)
         )
 
+    def error_for(
+        self,
+        ref: str,
+        code: str,
+        message: str,
+        *,
+        fatal: bool = False,
+        retry_after: float | None = None,
+    ) -> str:
+        """An error about the request whose ``ref`` is given."""
+        return encode_frame(
+            ErrorFrame(code=code, message=message, ref=ref, fatal=fatal, retry_after=retry_after)
+        )
+
 
 @pytest.fixture
 def wire() -> Wire:

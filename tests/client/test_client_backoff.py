@@ -63,6 +63,14 @@ def test_policies_are_frozen_values() -> None:
     assert Backoff() == Backoff()
     with pytest.raises(ValidationError):
         Backoff().initial = 3  # type: ignore[misc]
-    assert Heartbeat() == Heartbeat(interval=20, timeout=20)
+    assert Heartbeat() == Heartbeat(interval=20)
+    assert Heartbeat().pong_timeout == 20
     with pytest.raises(ValidationError):
         Heartbeat(interval=0)
+
+
+def test_a_dead_link_is_noticed_within_twice_the_interval() -> None:
+    assert Heartbeat(interval=0.5).dead_within == 1.0
+    assert Heartbeat(interval=10, timeout=2).dead_within == 12
+    with pytest.raises(ValidationError, match="twice the interval"):
+        Heartbeat(interval=1, timeout=3)

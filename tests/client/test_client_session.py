@@ -114,7 +114,24 @@ def test_replay_then_live_events_are_delivered_in_order_and_acknowledged(
     assert done == [ReplayDone(wallet_a, 2, 2)]
     assert acked_after_replay == [Ack(wallet=wallet_a, seq=2)]
     assert [(e.frame.seq, e.replayed) for e in live if isinstance(e, Delivered)] == [(3, False)]
-    assert sent(session) == [Ack(wallet=wallet_a, seq=3)]
+    assert sent(session) == []  # live events are acknowledged in batches …
+    assert [decode_client_frame(text) for text in session.due_acks()] == [
+        Ack(wallet=wallet_a, seq=3)
+    ]  # … and on the adapter's timer
+    assert session.due_acks() == []
+
+
+def test_a_busy_live_stream_is_acknowledged_every_hundred_events(
+    wire: Wire, wallet_a: str
+) -> None:
+    session = ClientSession("t")
+    connect(session, wire, wallet_a, head=0)
+    acks: list[Auth | Ack] = []
+    for seq in range(1, 251):
+        session.receive(wire.event(wallet_a, seq))
+        acks += sent(session)
+
+    assert acks == [Ack(wallet=wallet_a, seq=100), Ack(wallet=wallet_a, seq=200)]
 
 
 def test_a_reconnect_resumes_after_the_last_event_received(wire: Wire, wallet_a: str) -> None:
@@ -144,18 +161,42 @@ def test_duplicate_ids_are_dropped(wire: Wire, wallet_a: str) -> None:
     assert delivered(after) == [3]
 
 
-def test_a_seq_that_goes_back_or_repeats_is_dropped(wire: Wire, wallet_a: str) -> None:
+def test_a_repeated_event_is_dropped_quietly(
+    wire: Wire, wallet_a: str, caplog: pytest.LogCaptureFixture
+) -> None:
     session = ClientSession("t")
     connect(session, wire, wallet_a)
     for seq in (1, 2, 3):
         session.receive(wire.event(wallet_a, seq))
 
-    repeated = session.receive(wire.event(wallet_a, 3, "other-id-3"))
-    backwards = session.receive(wire.event(wallet_a, 2, "other-id-2"))
+    with caplog.at_level(logging.INFO, logger="seller_notifier.client"):
+        again = session.receive(wire.event(wallet_a, 2)) + session.receive(wire.event(wallet_a, 3))
+
+    assert delivered(again) == []
+    assert all(isinstance(e, Ignored) for e in again)
+    assert caplog.records == []  # a replay overlapping what is stored is routine
+    assert session.since == 3
+
+
+def test_a_seq_that_goes_back_to_another_id_is_logged_and_resynchronised(
+    wire: Wire, wallet_a: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    session = ClientSession("t")
+    connect(session, wire, wallet_a)
+    for seq in (1, 2, 3):
+        session.receive(wire.event(wallet_a, seq))
+
+    with caplog.at_level(logging.WARNING, logger="seller_notifier.client"):
+        repeated = session.receive(wire.event(wallet_a, 3, "other-id-3"))
+        backwards = session.receive(wire.event(wallet_a, 2, "other-id-2"))
 
     assert delivered(repeated + backwards) == []
-    assert all(isinstance(e, Ignored) for e in repeated + backwards)
-    assert session.since == 3
+    assert [e for e in repeated + backwards if isinstance(e, ResyncNeeded)] == [
+        ResyncNeeded(wallet_a, 3, f"event 3 of {wallet_a} came again with another id")
+    ]  # asked once per connection
+    assert session.since == 3  # nothing lost, nothing moved back
+    first = caplog.records[0].getMessage()
+    assert f"event 3 of {wallet_a}" in first and "other-id-3" in first
 
 
 def test_garbage_is_ignored_with_a_logged_reason_and_the_next_frame_still_delivered(

@@ -7,16 +7,15 @@ import json
 import logging
 import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from client_support import authenticate, scripted_gateway
+from websockets.asyncio.server import ServerConnection
 
 from app.client import (
     AuthRefused,
@@ -25,18 +24,19 @@ from app.client import (
     ConnectionStatus,
     GapDetected,
     Heartbeat,
+    LinkQuality,
     ReplayDone,
     SellerClient,
 )
+from app.client.refusals import TOO_MANY_DEVICES
+from app.gateway.server import SHUTDOWN_RETRY_AFTER
 from app.gateway.tokens import issue_token
 from app.protocol import (
     EventFrame,
     NewOrder,
     PaymentReceived,
     ReviewReceived,
-    decode_client_frame,
 )
-from app.protocol.frames import Auth
 from app.store import ClientStore
 
 if TYPE_CHECKING:
@@ -199,6 +199,9 @@ async def test_a_gateway_restart_loses_nothing_and_repeats_nothing(
     assert done == ReplayDone(wallet_a, 4, 2)
     assert down.reason.startswith(f"gateway at {gateway.url} is shutting down; retrying in")
     assert down.next_attempt_at is not None
+    # Even with a zero backoff, the gateway's "retry after 1s" is waited out.
+    waited = float(down.reason.rsplit("retrying in ", 1)[1].removesuffix(" s"))
+    assert waited >= SHUTDOWN_RETRY_AFTER - 0.1
     assert client.status.reconnects == 1
     assert store.count() == 5 and store.last_seq(wallet_a) == 5
     store.close()
@@ -352,15 +355,19 @@ async def test_latency_is_reported_after_pongs(
         gateway.url,
         gateway.token(wallet_a),
         backoff=NOW,
-        heartbeat=Heartbeat(interval=0.05, timeout=5),
+        heartbeat=Heartbeat(interval=0.05),
     )
     async with waits.running(client):
         status = await waits.status(
-            client, lambda s: s.latency is not None, "a latency measurement"
+            client,
+            lambda s: connected(s) and s.latency is not None,
+            "a latency measurement while connected",
         )
 
-    assert status.state is ConnectionState.CONNECTED
-    assert status.latency is not None and status.latency > 0
+    assert status.latency is not None and status.latency >= 0
+    assert status.quality in set(LinkQuality)
+    # Off line, nothing is measured.
+    assert client.status.latency is None and client.status.quality is None
 
 
 def test_a_url_that_is_not_a_websocket_url_is_refused_at_once() -> None:
@@ -369,33 +376,6 @@ def test_a_url_that_is_not_a_websocket_url_is_refused_at_once() -> None:
 
 
 # --- gateways that misbehave (scripted with websockets itself) -------------------------------
-
-Script = Callable[[ServerConnection, int], Awaitable[None]]
-
-
-@asynccontextmanager
-async def scripted_gateway(script: Script) -> AsyncIterator[str]:
-    """A WebSocket server on 127.0.0.1:0 that runs ``script(ws, nth_connection)``."""
-    connections = 0
-
-    async def handler(ws: ServerConnection) -> None:
-        nonlocal connections
-        connections += 1
-        with suppress(ConnectionClosed):  # the client may leave at any point
-            await script(ws, connections)
-
-    async with serve(handler, "127.0.0.1", 0) as server:
-        port = server.sockets[0].getsockname()[1]
-        yield f"ws://127.0.0.1:{port}"
-
-
-async def authenticate(ws: ServerConnection, wire: Wire, wallet: str, head: int) -> Auth:
-    await ws.send(wire.hello())
-    auth = decode_client_frame(await ws.recv())
-    assert isinstance(auth, Auth)
-    await ws.send(wire.ok(wallet, head=head))
-    return auth
-
 
 @pytest.mark.asyncio
 async def test_a_skipped_seq_makes_the_client_reconnect_for_the_missing_events(
@@ -447,7 +427,7 @@ async def test_a_busy_gateway_is_left_alone_for_the_time_it_asks(
 ) -> None:
     async def script(ws: ServerConnection, nth: int) -> None:
         await authenticate(ws, wire, wallet_a, head=0)
-        await ws.send(wire.error("rate_limited", "too many devices", fatal=True, retry_after=7))
+        await ws.send(wire.error("too_many_devices", "3 devices max", fatal=True, retry_after=7))
         await ws.close(1013, "try again later")
 
     async with scripted_gateway(script) as url:
@@ -457,7 +437,9 @@ async def test_a_busy_gateway_is_left_alone_for_the_time_it_asks(
                 client, lambda s: s.state is ConnectionState.BACKING_OFF, "the backoff"
             )
 
-    assert status.reason == f"gateway at {url} asks to wait: try again later; retrying in 7.0 s"
+    assert status.reason == (
+        f"gateway at {url} asks to wait: {TOO_MANY_DEVICES}; retrying in 7.0 s"
+    )
 
 
 @pytest.mark.parametrize(
@@ -507,7 +489,7 @@ async def test_a_gateway_that_stops_answering_pings_is_left(
 
     async with scripted_gateway(script) as url:
         client = SellerClient(
-            url, "token", backoff=NOW, heartbeat=Heartbeat(interval=0.05, timeout=0.2)
+            url, "token", backoff=NOW, heartbeat=Heartbeat(interval=0.2)
         )
         try:
             async with waits.running(client):

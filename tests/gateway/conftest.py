@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from gateway_support import StartGateway
 
 from app.config.secrets import GatewaySecrets
 from app.gateway.bus.sqlite import DEFAULT_RETAIN, SqliteEventLog
 from app.gateway.server import Gateway, GatewayConfig
 from app.gateway.tokens import issue_token
-
-StartGateway = Callable[..., Awaitable[Gateway]]
-
-
-def pytest_asyncio_loop_factories(
-    config: pytest.Config, item: pytest.Item
-) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]] | None:
-    """The plain asyncio loop for these tests.
-
-    pytest-asyncio 1.5 refuses a ``None`` answer from this hook, which the
-    suite-wide conftest gives for tests without ``qt_loop``; answering here first
-    (this conftest is closer to the tests) keeps the gateway's tests on asyncio.
-    """
-    if item.get_closest_marker("qt_loop") is not None:
-        return None
-    return {"asyncio": asyncio.new_event_loop}
 
 
 @pytest.fixture
@@ -50,11 +34,14 @@ def db_path(tmp_path: Path) -> Path:
 async def start_gateway(
     db_path: Path, gateway_secrets: GatewaySecrets
 ) -> AsyncIterator[StartGateway]:
-    """``await start_gateway(retain=…, **config)``: started now, closed after the test."""
+    """``await start_gateway(retain=…, revocation_poll=…, **config)``: started now,
+    closed after the test."""
     started: list[Gateway] = []
 
-    async def start(*, retain: int = DEFAULT_RETAIN, **config: Any) -> Gateway:
-        log = SqliteEventLog(db_path, retain=retain)
+    async def start(
+        *, retain: int = DEFAULT_RETAIN, revocation_poll: float = 1.0, **config: Any
+    ) -> Gateway:
+        log = SqliteEventLog(db_path, retain=retain, revocation_poll=revocation_poll)
         gateway = Gateway(
             GatewayConfig(host="127.0.0.1", port=0, secrets=gateway_secrets, **config), log
         )

@@ -10,8 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import StartGateway
-from gateway_support import DEADLINE, RawClient, device, order, refusal
+from gateway_support import DEADLINE, RawClient, StartGateway, device, order, refusal
 
 from app.client.publisher import Publisher
 from app.config.secrets import GatewaySecrets

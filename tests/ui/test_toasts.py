@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QRect, Qt
-from PySide6.QtWidgets import QApplication, QLineEdit
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt, QTimer
+from PySide6.QtGui import QColor, QEnterEvent, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication, QLineEdit, QWidget
 from pytestqt.qtbot import QtBot
 from ui_support import notice
 
 from app.domain.notices import Priority
-from app.ui.toasts import ACCENTS, Toast, ToastManager
+from app.ui.toasts import ACCENTS, Toast, ToastManager, available_geometry
+from app.ui.toasts.toast import DARK, LIGHT, toast_style
 
 SCREEN = QRect(0, 0, 1200, 900)
 
@@ -172,3 +174,145 @@ def test_toast_text_is_plain(qtbot: QtBot) -> None:
     qtbot.addWidget(toast)
     assert toast.title_label.textFormat() == Qt.TextFormat.PlainText
     assert toast.body_label.textFormat() == Qt.TextFormat.PlainText
+
+
+# --- the chosen screen, in-place updates, hover, auto-hide, palette, accessibility ----------
+
+SECOND_SCREEN = QRect(1920, 40, 1280, 984)  # right of a 1920-px screen, under a 40-px panel
+
+
+@pytest.mark.parametrize(
+    ("corner", "x", "y"),
+    [
+        ("top-left", 1920 + 16, 40 + 16),
+        ("top-right", 1920 + 1280 - 16 - 360, 40 + 16),
+        ("bottom-left", 1920 + 16, 40 + 984 - 16),
+        ("bottom-right", 1920 + 1280 - 16 - 360, 40 + 984 - 16),
+    ],
+)
+def test_toast_geometry_on_a_given_screen(make_manager, corner: str, x: int, y: int) -> None:
+    manager = make_manager(position=corner, screen_geometry=lambda: QRect(SECOND_SCREEN))
+    manager.show_notice(notice("New order #B2"))
+    (toast,) = manager.visible_toasts
+    assert toast.x() == x and toast.width() == 360
+    if corner.startswith("top"):
+        assert toast.y() == y
+    else:
+        assert toast.y() + toast.height() == y
+
+
+def test_moving_to_another_corner_and_screen_moves_the_toasts_on_screen(make_manager) -> None:
+    manager = make_manager(max_visible=2, auto_hide_seconds=60)
+    manager.show_notice(notice("one"))
+    manager.show_notice(notice("two"))
+    manager.configure(
+        position="bottom-left",
+        max_visible=2,
+        auto_hide_seconds=60,
+        screen_geometry=lambda: QRect(SECOND_SCREEN),
+    )
+    first, second = manager.visible_toasts
+    assert first.x() == second.x() == 1920 + 16
+    assert first.y() + first.height() == 40 + 984 - 16
+    assert second.y() < first.y()
+
+
+def test_a_keyed_notice_replaces_its_toast_in_place(make_manager) -> None:
+    manager = make_manager(max_visible=3, auto_hide_seconds=60)
+    manager.show_notice(notice("New order #A1"))
+    manager.show_notice(notice("4 new orders · 50.00 USDC"), key="summary:new_order:1")
+    summary = manager.visible_toasts[1]
+    place = summary.pos()
+    manager.show_notice(
+        notice("7 new orders · 412.50 USDC", body="Latest: #A7"), key="summary:new_order:1"
+    )
+    assert titles(manager) == ["New order #A1", "7 new orders · 412.50 USDC"]
+    assert manager.visible_toasts[1] is summary, "the same window, updated"
+    assert summary.pos() == place
+    assert summary.body_label.text() == "Latest: #A7"
+
+
+def test_a_keyed_notice_replaces_a_queued_one(make_manager) -> None:
+    manager = make_manager(max_visible=1, auto_hide_seconds=60)
+    manager.show_notice(notice("on screen"))
+    manager.show_notice(notice("4 reviews"), key="k")
+    manager.show_notice(notice("other"))
+    manager.show_notice(notice("6 reviews"), key="k")
+    assert [n.title for n in manager.queued] == ["6 reviews", "other"]
+
+
+def enter(widget: QWidget) -> None:
+    QApplication.sendEvent(
+        widget, QEnterEvent(QPointF(5, 5), QPointF(5, 5), QPointF(widget.mapToGlobal(QPoint(5, 5))))
+    )
+
+
+def leave(widget: QWidget) -> None:
+    QApplication.sendEvent(widget, QEvent(QEvent.Type.Leave))
+
+
+def test_hover_holds_the_auto_hide_timer(make_manager, qtbot: QtBot) -> None:
+    manager = make_manager(auto_hide_seconds=5)
+    manager.show_notice(notice("read me"))
+    (toast,) = manager.visible_toasts
+    timer = toast.findChild(QTimer)
+    assert timer.isActive() and timer.interval() == 5000
+    enter(toast)
+    assert not timer.isActive(), "the pointer rests on it: it stays"
+    leave(toast)
+    assert timer.isActive(), "the pointer left: the countdown starts again"
+    manager.configure(position="top-right", max_visible=4, auto_hide_seconds=0.05)
+    hidden: list[str] = []
+    manager.hidden.connect(lambda n: hidden.append(n.title))
+    qtbot.waitUntil(lambda: hidden == ["read me"], timeout=5000)
+
+
+def test_auto_hide_off_keeps_toasts(make_manager) -> None:
+    manager = make_manager(auto_hide=False, auto_hide_seconds=1)
+    manager.show_notice(notice("stays"))
+    (toast,) = manager.visible_toasts
+    assert not toast.findChild(QTimer).isActive()
+    assert manager.auto_hide_ms is None
+    manager.configure(position="top-right", max_visible=4, auto_hide_seconds=2, auto_hide=True)
+    assert toast.findChild(QTimer).isActive() and manager.auto_hide_ms == 2000
+
+
+def test_toasts_follow_a_dark_palette(qtbot: QtBot) -> None:
+    app = QApplication.instance()
+    assert isinstance(app, QApplication)
+    original = app.palette()
+    toast = Toast(notice("x", Priority.URGENT))
+    qtbot.addWidget(toast)
+    assert toast.theme is LIGHT
+    try:
+        dark = QPalette(original)
+        dark.setColor(QPalette.ColorRole.Window, QColor("#202124"))
+        dark.setColor(QPalette.ColorRole.WindowText, QColor("#f0f0f0"))
+        app.setPalette(dark)
+        qtbot.waitUntil(lambda: toast.theme is DARK, timeout=2000)
+        assert DARK.background in toast.styleSheet()
+    finally:
+        app.setPalette(original)
+    qtbot.waitUntil(lambda: toast.theme is LIGHT, timeout=2000)
+
+
+def test_urgent_toasts_have_an_accent_border() -> None:
+    assert f"2px solid {ACCENTS[Priority.URGENT]}" in toast_style(LIGHT, Priority.URGENT)
+    assert "2px solid" not in toast_style(LIGHT, Priority.NORMAL)
+    assert LIGHT.quiet in toast_style(LIGHT, Priority.LOW)
+
+
+def test_toasts_have_accessible_names(qtbot: QtBot) -> None:
+    toast = Toast(notice("New order #A1", Priority.HIGH, body="2 × Mug"))
+    qtbot.addWidget(toast)
+    assert toast.accessibleName() == "high notification: New order #A1"
+    assert toast.accessibleDescription() == "2 × Mug"
+    assert toast.close_button.accessibleName() == "Dismiss notification"
+
+
+def test_the_named_screen_or_the_primary_one() -> None:
+    screen = QGuiApplication.primaryScreen()
+    assert screen is not None
+    assert available_geometry(None) == screen.availableGeometry()
+    assert available_geometry(screen.name()) == screen.availableGeometry()
+    assert available_geometry("unplugged-monitor") == screen.availableGeometry()

@@ -11,6 +11,12 @@ Group commit: appends that arrive while a commit is in progress are written
 together in the next transaction, so a pipelining publisher pays one fsync per
 batch instead of one per event, and each append still returns only after its
 own transaction committed.
+
+The same file holds the sign-in state (:class:`~app.gateway.backend.GatewayBackend`):
+used wallet sign-in nonces and revocations. ``seller-notifier token revoke``
+writes a revocation from another process; a following gateway polls for new
+ones every ``revocation_poll`` seconds and signs the devices out. One SQLite
+file serves one gateway process; several gateways share Redis instead.
 """
 
 from __future__ import annotations
@@ -23,11 +29,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
+from app.gateway.backend import Follower, Revocation
 from app.gateway.log import Appended, EventLogClosed, EventLogError
+from app.gateway.tokens import TokenClaims
 from app.protocol.events import SellerEvent, event_to_wire, parse_event
 from app.protocol.frames import EventFrame
 
@@ -37,7 +45,8 @@ DEFAULT_RETAIN: Final = 100_000
 _log = logging.getLogger("seller_notifier.gateway.log")
 _T = TypeVar("_T")
 
-_SCHEMA: Final = """
+_SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS events (
     wallet TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -49,7 +58,22 @@ CREATE TABLE IF NOT EXISTS events (
     UNIQUE (wallet, id),
     UNIQUE (wallet, key)
 )
-"""
+""",
+    """
+CREATE TABLE IF NOT EXISTS revocations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_id TEXT,
+    wallet TEXT,
+    at REAL NOT NULL
+)
+""",
+    "CREATE INDEX IF NOT EXISTS revocations_by_token ON revocations (token_id)",
+    "CREATE INDEX IF NOT EXISTS revocations_by_wallet ON revocations (wallet, at)",
+    "CREATE TABLE IF NOT EXISTS used_nonces (nonce TEXT PRIMARY KEY, expires_at REAL NOT NULL)",
+)
+REVOCATION_POLL: Final = 1.0
+"""Seconds between two looks for revocations written by another process."""
+_AGE_TRIM_BATCH: Final = 1000
 
 
 @dataclass
@@ -64,15 +88,30 @@ class SqliteEventLog:
     """:class:`~app.gateway.log.EventLog` in a SQLite file (created with its folder).
 
     ``retain``: events kept per wallet; when a wallet's log grows beyond it the
-    oldest are deleted, and with them their idempotency keys. Raises
-    ``sqlite3.Error`` / ``OSError`` when the file cannot be opened.
+    oldest are deleted, and with them their idempotency keys. ``retain_age``:
+    events older than this are deleted too, when the wallet's next event is
+    appended (the newest is always kept). Raises ``sqlite3.Error`` /
+    ``OSError`` when the file cannot be opened.
     """
 
-    def __init__(self, path: Path, *, retain: int = DEFAULT_RETAIN) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retain: int = DEFAULT_RETAIN,
+        retain_age: timedelta | None = None,
+        revocation_poll: float = REVOCATION_POLL,
+    ) -> None:
         if retain < 1:
             raise ValueError("retain must be at least 1")
+        if retain_age is not None and retain_age <= timedelta(0):
+            raise ValueError("retain_age must be positive")
+        if revocation_poll <= 0:
+            raise ValueError("revocation_poll must be positive")
         self.path = path
         self._retain = retain
+        self._retain_age = retain_age
+        self._revocation_poll = revocation_poll
         path.parent.mkdir(parents=True, exist_ok=True)
         # check_same_thread=False: opened here, then used only by the worker thread.
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -81,13 +120,16 @@ class SqliteEventLog:
             # FULL: a commit survives power loss and kill -9 before we acknowledge it.
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA busy_timeout=5000")
-            self._db.execute(_SCHEMA)
+            for statement in _SCHEMA:
+                self._db.execute(statement)
         except BaseException:
             self._db.close()
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log")
         self._pending: list[_Request] = []
         self._writer: asyncio.Task[None] | None = None
+        self._following: asyncio.Task[None] | None = None
+        self._follower: Follower | None = None
         self._closed = False
 
     # --- EventLog ---------------------------------------------------------------------
@@ -116,11 +158,57 @@ class SqliteEventLog:
         if self._closed:
             return
         self._closed = True
+        if self._following is not None:
+            self._following.cancel()
+            await asyncio.gather(self._following, return_exceptions=True)
         if self._writer is not None:
             # Appends already accepted are finished, not lost.
             await asyncio.shield(self._writer)
         await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
         self._executor.shutdown(wait=False)
+
+    # --- GatewayBackend ----------------------------------------------------------------
+
+    async def use_nonce(self, nonce: str, expires_at: datetime) -> bool:
+        return await self._call(self._use_nonce, nonce, expires_at.timestamp())
+
+    async def revoke(self, revocation: Revocation) -> None:
+        await self._call(
+            self._revoke, revocation.token_id, revocation.wallet, revocation.at.timestamp()
+        )
+        # This process's devices need not wait for the poll (which repeats it, harmlessly).
+        if self._follower is not None:
+            self._follower.revoked(revocation)
+
+    async def find_revocation(self, claims: TokenClaims) -> Revocation | None:
+        row = await self._call(
+            self._find_revocation, claims.token_id, claims.wallet, claims.issued_at.timestamp()
+        )
+        return None if row is None else _revocation(row)
+
+    async def follow(self, follower: Follower) -> None:
+        if self._following is not None:
+            raise RuntimeError("this event log is already followed")
+        last = await self._call(self._last_revocation)
+        self._follower = follower
+        self._following = asyncio.create_task(
+            self._poll_revocations(follower, last), name="revocation-poll"
+        )
+
+    async def check(self) -> None:
+        await self._call(self._ping)
+
+    async def _poll_revocations(self, follower: Follower, last: int) -> None:
+        while True:
+            await asyncio.sleep(self._revocation_poll)
+            try:
+                rows = await self._call(self._revocations_after, last)
+            except EventLogError as exc:
+                _log.warning("cannot read revocations: %s", exc)
+                continue
+            for row in rows:
+                last = row[0]
+                follower.revoked(_revocation(row[1:]))
 
     # --- on the loop ------------------------------------------------------------------
 
@@ -203,12 +291,74 @@ class SqliteEventLog:
                         "DELETE FROM events WHERE wallet = ? AND seq <= ?",
                         (wallet, head - self._retain),
                     )
+                if self._retain_age is not None:
+                    self._trim_by_age(wallet, head, (now - self._retain_age).isoformat())
             db.execute("COMMIT")
         except BaseException:
             if db.in_transaction:
                 db.execute("ROLLBACK")
             raise
         return results
+
+    def _trim_by_age(self, wallet: str, head: int, cutoff: str) -> None:
+        """Delete the wallet's events older than ``cutoff``, except the newest: a
+        bounded batch per append, so catching up on a long-idle wallet is spread out."""
+        oldest = self._db.execute(
+            "SELECT ts FROM events WHERE wallet = ? ORDER BY seq LIMIT 1", (wallet,)
+        ).fetchone()
+        if oldest is None or oldest[0] >= cutoff:
+            return
+        self._db.execute(
+            "DELETE FROM events WHERE wallet = ? AND ts < ? AND seq IN "
+            "(SELECT seq FROM events WHERE wallet = ? AND seq < ? ORDER BY seq LIMIT ?)",
+            (wallet, cutoff, wallet, head, _AGE_TRIM_BATCH),
+        )
+
+    def _use_nonce(self, nonce: str, expires_at: float) -> bool:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            now = datetime.now(UTC).timestamp()
+            db.execute("DELETE FROM used_nonces WHERE expires_at < ?", (now,))
+            inserted = db.execute(
+                "INSERT OR IGNORE INTO used_nonces (nonce, expires_at) VALUES (?, ?)",
+                (nonce, expires_at),
+            ).rowcount
+            db.execute("COMMIT")
+        except BaseException:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
+            raise
+        return inserted == 1
+
+    def _revoke(self, token_id: str | None, wallet: str | None, at: float) -> None:
+        self._db.execute(
+            "INSERT INTO revocations (token_id, wallet, at) VALUES (?, ?, ?)",
+            (token_id, wallet, at),
+        )
+
+    def _find_revocation(
+        self, token_id: str, wallet: str, issued_at: float
+    ) -> tuple[str | None, str | None, float] | None:
+        row = self._db.execute(
+            "SELECT token_id, wallet, at FROM revocations "
+            "WHERE token_id = ? OR (wallet = ? AND at >= ?) LIMIT 1",
+            (token_id, wallet, issued_at),
+        ).fetchone()
+        return None if row is None else (row[0], row[1], float(row[2]))
+
+    def _last_revocation(self) -> int:
+        row = self._db.execute("SELECT COALESCE(MAX(id), 0) FROM revocations").fetchone()
+        return int(row[0])
+
+    def _revocations_after(self, last: int) -> list[tuple[int, str | None, str | None, float]]:
+        rows = self._db.execute(
+            "SELECT id, token_id, wallet, at FROM revocations WHERE id > ? ORDER BY id", (last,)
+        ).fetchall()
+        return [(int(r[0]), r[1], r[2], float(r[3])) for r in rows]
+
+    def _ping(self) -> None:
+        self._db.execute("SELECT 1").fetchone()
 
     def _head(self, wallet: str) -> int:
         row = self._db.execute(
@@ -229,8 +379,10 @@ class SqliteEventLog:
             "ORDER BY seq LIMIT ?",
             (wallet, after_seq, limit),
         ).fetchall()
+        # model_construct: rows were valid when written; re-validating would recompute
+        # the wallet's EIP-55 checksum for every replayed frame. The event is parsed.
         return [
-            EventFrame(
+            EventFrame.model_construct(
                 wallet=wallet,
                 seq=seq,
                 id=event_id,
@@ -243,3 +395,8 @@ class SqliteEventLog:
 
 def _timestamp(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _revocation(row: tuple[str | None, str | None, float]) -> Revocation:
+    token_id, wallet, at = row
+    return Revocation(at=datetime.fromtimestamp(at, tz=UTC), token_id=token_id, wallet=wallet)
