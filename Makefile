@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PIP_FLAGS ?= --disable-pip-version-check -q
 
-.PHONY: help demo run test lint typecheck unit e2e bench package constraints schema clean
+.PHONY: help demo run test lint typecheck unit e2e bench package package-test constraints schema clean
 
 help:
 	@echo "make demo      run the tray app against an embedded demo gateway (nothing to set up)"
@@ -16,7 +16,7 @@ help:
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
-	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install $(PIP_FLAGS) -c constraints.txt -e '.[test,package]'
 	@touch $@
 
 demo: $(STAMP)
@@ -26,7 +26,7 @@ run: $(STAMP)
 	$(BIN)/seller-notifier
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests bench
+	$(BIN)/ruff check app tests bench packaging packaging_tools
 	$(BIN)/mypy
 
 test: lint
@@ -43,6 +43,10 @@ bench: $(STAMP)
 
 package: $(STAMP)
 	$(BIN)/python -m packaging_tools.build
+
+# Builds the .deb, installs it with apt, runs the installed app headless, removes it (root).
+package-test: $(STAMP)
+	SELLER_NOTIFIER_PACKAGE_TEST=1 $(BIN)/python -m pytest tests/packaging/test_deb.py $(PYTEST_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/python -m app.protocol.schema > docs/protocol.schema.json

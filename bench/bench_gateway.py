@@ -136,7 +136,9 @@ async def _latency(work: Path, redis: _RedisServer | None, quick: bool) -> list[
         ("SQLite", lambda: _sqlite_log(work / "latency.sqlite3"), 10.0)
     ]
     if redis is not None:
-        setups.append(("Redis, across two nodes", lambda: _redis_log(redis.url, "latency"), 15.0))
+        # Both nodes share one key prefix: one log, as behind a load balancer.
+        shared = f"latency-{secrets.token_hex(4)}"
+        setups.append(("Redis, across two nodes", lambda: _redis_log(redis.url, shared), 15.0))
     for name, open_log, p99_goal in setups:
         p50s, p99s = [], []
         async with _gateway(await open_log()) as (node_a, _):
@@ -305,7 +307,7 @@ async def _sqlite_log(path: Path) -> Any:
 async def _redis_log(url: str, prefix: str) -> Any:
     from app.gateway.bus.redis import RedisEventLog
 
-    log = RedisEventLog(url, prefix=f"bench-{prefix}-{secrets.token_hex(4)}:")
+    log = RedisEventLog(url, prefix=f"bench-{prefix}:")
     await log.connect()
     return log
 
@@ -504,7 +506,9 @@ async def _open(url: str, token: str | None, wanted: Callable[[bytes], None] | N
     if token is not None:
         await ws.recv()  # hello
         await ws.send(encode_frame(Auth(token=token)))
-        await ws.recv()  # ok
+        answer = await ws.recv()
+        if '"type":"ok"' not in str(answer):
+            raise RuntimeError(f"the gateway refused a benchmark connection: {answer!r}")
     counter = _FrameCounter(wanted)
     ws.transport.set_protocol(counter)
     return ws, counter

@@ -209,7 +209,7 @@ def test_desktop_entry_keys() -> None:
     assert entry["Name"] == "Seller Notifier"
     assert entry["Exec"] == "seller-notifier"
     assert entry["Icon"] == "seller-notifier"
-    assert entry["Categories"] == "Office;Network;"
+    assert entry["Categories"] == "Office;Finance;"
     assert entry["StartupNotify"] == "false"
     assert entry["Comment"].strip()
     # The Icon= name is shipped as an SVG.

@@ -65,6 +65,7 @@ from app.protocol import (
     PaymentReceived,
     ReviewReceived,
     TierUpgraded,
+    normalize_wallet,
 )
 from app.protocol.model import WireModel
 from app.store.events import ClientStore
@@ -85,6 +86,11 @@ SEND_RATE: Final = 10.0
 default and throttles a device beyond): a long outbox is paced, never a burst."""
 SEND_BURST: Final = 50
 """Frames sent back to back before :data:`SEND_RATE` applies."""
+RECEIVE_SLICE: Final = 0.008
+"""Seconds of receiving (storing, delivering) before the event loop gets a turn."""
+RECEIVE_BATCH: Final = 100
+"""Buffered frames handled together (their events stored in one transaction)."""
+_ANY_WALLET: Final = "0x" + "00" * 20
 _RETRY_HINT: Final = re.compile(r"retry\s+after\s+(\d+(?:\.\d+)?)\s*s", re.IGNORECASE)
 
 T = TypeVar("T")
@@ -346,6 +352,9 @@ class SellerClient:
         if self._running is not None:
             raise RuntimeError("SellerClient.run() is already running")
         self._running = asyncio.current_task()
+        # The first checksum imports the keccak backend (18–120 ms): pay it now, before
+        # any event, rather than as a stall in the middle of the first burst.
+        normalize_wallet(_ANY_WALLET)
         self._finished.clear()
         self._wake_event.clear()
         self._wake_reason = None
@@ -590,13 +599,21 @@ class SellerClient:
     async def _receive(self, ws: WebSocket) -> _Ended:
         fatal: ServerError | None = None
         auth_deadline = asyncio.get_running_loop().time() + AUTH_TIMEOUT
+        slice_started = time.monotonic()
         while True:
+            if time.monotonic() - slice_started >= RECEIVE_SLICE:
+                # recv() returns without suspending while frames are buffered: without
+                # this, a burst would hold the event loop (and the Qt UI) to its end.
+                await asyncio.sleep(0)
+                slice_started = time.monotonic()
             try:
                 if self._session.state in (SessionState.REPLAYING, SessionState.LIVE):
-                    data = await ws.recv()
+                    batch = [await ws.recv()]
+                    while len(batch) < RECEIVE_BATCH and _buffered(ws):
+                        batch.append(await ws.recv())  # buffered: does not suspend
                 else:
                     async with asyncio.timeout_at(auth_deadline):
-                        data = await ws.recv()
+                        batch = [await ws.recv()]
             except ConnectionClosed as exc:
                 return self._closed_outcome(exc, fatal)
             except TimeoutError:
@@ -604,7 +621,7 @@ class SellerClient:
                     f"gateway at {self.url} did not complete authentication "
                     f"within {AUTH_TIMEOUT:.0f} s"
                 )
-            events = self._session.receive(data)
+            events = self._session.receive_many(batch)
             self._enqueue(self._session.frames_to_send())
             for event in events:
                 match event:
@@ -809,6 +826,19 @@ class SellerClient:
         self._tasks.discard(task)
         if not task.cancelled() and (error := task.exception()) is not None:
             logger.error("a %s callback failed", what, exc_info=error)
+
+
+def _buffered(ws: WebSocket) -> bool:
+    """Whether a frame is already buffered, so ``recv()`` will not wait for the network.
+
+    Reads websockets' receive queue (``recv_messages.frames``, not public API);
+    any other WebSocket reports False, which only means batches of one frame.
+    """
+    frames = getattr(getattr(ws, "recv_messages", None), "frames", None)
+    try:
+        return frames is not None and len(frames) > 0
+    except TypeError:
+        return False
 
 
 def _subscribe(callbacks: list[T], callback: T) -> Unsubscribe:

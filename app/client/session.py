@@ -28,6 +28,7 @@ import json
 import logging
 import weakref
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -53,6 +54,7 @@ from app.protocol import (
     Received,
     Replayed,
     SellerEvent,
+    ServerFrame,
     UnknownEvent,
     UnknownServerFrame,
     decode_server_frame,
@@ -372,10 +374,86 @@ class ClientSession:
 
     def receive(self, data: str | bytes) -> list[SessionEvent]:
         """Handle one frame from the gateway; never raises for bad input."""
+        return self._handle(data, self._decode(data))
+
+    def receive_many(self, frames: Sequence[str | bytes]) -> list[SessionEvent]:
+        """Handle frames received back to back, as :meth:`receive` would one by one.
+
+        Consecutive events are stored in one transaction (one commit for a
+        burst), and none of them is reported before that commit succeeded: if it
+        fails, nothing of the run is reported and the session asks to resync
+        from what the store holds. Stops after the frame whose events end the
+        connection (:class:`ResyncNeeded`, :class:`Refused`): the frames after it
+        are dropped unread, as they would be when the connection ends.
+        """
+        decoded = [(data, self._decode(data)) for data in frames]
+        events: list[SessionEvent] = []
+        index = 0
+        while index < len(decoded):
+            end = index
+            while end < len(decoded) and isinstance(decoded[end][1], EventFrame):
+                end += 1
+            if self._store is not None and end - index > 1:
+                run = [frame for _, frame in decoded[index:end] if isinstance(frame, EventFrame)]
+                handled = self._on_events(self._store, run)
+                index = end
+            else:
+                handled = self._handle(*decoded[index])
+                index += 1
+            events += handled
+            if any(isinstance(event, ResyncNeeded | Refused) for event in handled):
+                break
+        return events
+
+    def _on_events(self, store: ClientStore, frames: list[EventFrame]) -> list[SessionEvent]:
+        """Events in a row, stored in one transaction; reported only once committed."""
+        events: list[SessionEvent] = []
         try:
-            frame = decode_server_frame(data)
+            with store.batch():
+                for frame in frames:
+                    handled = self._on_event(frame)
+                    events += handled
+                    if any(isinstance(event, ResyncNeeded) for event in handled):
+                        break
+        except StoreError as exc:
+            logger.error("could not store %d events: %s", len(frames), exc)
+            return self._forget_uncommitted(f"could not save events: {exc}")
+        return events
+
+    def _forget_uncommitted(self, reason: str) -> list[SessionEvent]:
+        """A batch was rolled back: what this session noted of it is not stored.
+
+        Positions go back to the store's; the in-memory dedupe windows are dropped
+        (the store's unique ids and the positions still catch every repeat).
+        """
+        for known in list(self._positions):
+            try:
+                stored = self._store.last_seq(known) if self._store is not None else None
+            except StoreError:
+                stored = None
+            if stored is None:
+                del self._positions[known]
+            else:
+                self._positions[known] = stored
+        for memory in (self._held, self._seen, self._contents, self._ids_by_seq):
+            memory.clear()
+        self._acks.clear()
+        if self.wallet is None:
+            return []
+        # Even if one was asked for already: its event was rolled back with the rest.
+        self._resync_requested = True
+        return [ResyncNeeded(self.wallet, self._positions.get(self.wallet), reason)]
+
+    @staticmethod
+    def _decode(data: str | bytes) -> ServerFrame | ProtocolError:
+        try:
+            return decode_server_frame(data)
         except ProtocolError as exc:
-            return self._decode_failed(data, exc)
+            return exc
+
+    def _handle(self, data: str | bytes, frame: ServerFrame | ProtocolError) -> list[SessionEvent]:
+        if isinstance(frame, ProtocolError):
+            return self._decode_failed(data, frame)
         match frame:
             case EventFrame():
                 return self._on_event(frame)

@@ -71,6 +71,7 @@ class ClientStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the event store {self.path}: {exc}") from None
         self._db: sqlite3.Connection | None = db
+        self._batching = False
         try:
             self._prepare()
         except BaseException:
@@ -100,6 +101,17 @@ class ClientStore:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         db = self._connection()
+        if self._batching:
+            # Inside batch(): each write stays atomic on its own, committed with the batch.
+            db.execute("SAVEPOINT write")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK TO write")
+                db.execute("RELEASE write")
+                raise
+            db.execute("RELEASE write")
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -107,6 +119,47 @@ class ClientStore:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Commit every write made inside at once: one commit for a burst of events.
+
+        Each :meth:`record` inside is still all-or-nothing on its own (a failed one
+        changes nothing), but nothing inside is durable, or visible to another
+        connection, until the block ends. If the block raises, or the commit
+        fails (:class:`StoreError`), *every* write inside is rolled back: callers
+        must not show what they recorded inside before the block has ended.
+        Do not await inside (the database stays locked for other connections),
+        and do not nest.
+        """
+        if self._batching:
+            raise RuntimeError("ClientStore.batch() does not nest")
+        db = self._connection()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the event store {self.path}: {exc}") from None
+        self._batching = True
+        try:
+            yield
+        except BaseException:
+            self._batching = False
+            self._roll_back(db)
+            raise
+        self._batching = False
+        try:
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._roll_back(db)
+            raise StoreError(f"cannot save events to {self.path}: {exc}") from None
+
+    @staticmethod
+    def _roll_back(db: sqlite3.Connection) -> None:
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error:
+                logger.exception("could not roll back a batch of writes")
 
     # --- events and positions ---------------------------------------------------------
 

@@ -23,7 +23,6 @@ from app.domain.cache import CacheRegistry
 from app.domain.notices import Notice, Priority, app_notice, describe_gap, short_hash
 from app.domain.policy import local_now, pause_for, pause_until_tomorrow
 from app.domain.replay_summary import ReplayTally
-from app.gateway.demo import DemoGateway
 from app.protocol.frames import EventFrame
 from app.store.caches import StoreCaches
 from app.store.events import ClientStore, StoreError
@@ -227,6 +226,10 @@ class TrayApp(QObject):
     async def _connect(self, settings: Settings) -> None:
         try:
             if self._demo:
+                # The gateway (and its wallet-signature stack) loads only for --demo:
+                # a seller's app never carries it at start-up.
+                from app.gateway.demo import DemoGateway
+
                 demo = await self._resources.enter_async_context(
                     DemoGateway(self._paths.gateway_dir, rate=DEMO_RATE)
                 )

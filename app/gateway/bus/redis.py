@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -144,7 +144,9 @@ class RedisEventLog:
     (``redis://[:password@]host:port/db``, ``rediss://`` for TLS).
 
     ``retain``/``retain_age``: events kept per wallet, by number and by age.
-    Call :meth:`connect` first to fail early with a readable message.
+    ``connections``: at most this many connections to Redis (one of them for
+    notifications); calls beyond wait for one, up to ``timeout`` seconds. Call
+    :meth:`connect` first to fail early with a readable message.
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class RedisEventLog:
         retain_age: timedelta | None = None,
         prefix: str = DEFAULT_PREFIX,
         timeout: float = 5.0,
+        connections: int = 32,
     ) -> None:
         if retain < 1:
             raise ValueError("retain must be at least 1")
@@ -164,15 +167,20 @@ class RedisEventLog:
         self._retain = retain
         self._retain_age_ms = 0 if retain_age is None else int(retain_age.total_seconds() * 1000)
         self._prefix = prefix
-        # No retries: a pipeline retried after a lost reply would append twice. A
-        # failed call is reported to the publisher, who retries with the same id.
-        self._redis: Redis = Redis.from_url(
+        # A bounded pool that waits for a free connection: a burst of sign-ins must
+        # queue, not fail. No retries: a pipeline retried after a lost reply would
+        # append twice; a failed call is reported to the publisher, who retries with
+        # the same id.
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=connections,
+            timeout=timeout,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
             retry=Retry(NoBackoff(), 0),
             decode_responses=False,
         )
+        self._redis: Redis = Redis.from_pool(pool)
         self._append_sha: str | None = None
         self._revoke_wallet = self._redis.register_script(_REVOKE_WALLET)
         self._events_channel = f"{prefix}events"
