@@ -21,6 +21,7 @@ MODULES = [
     "bench.bench_startup",
     "bench.bench_resume",
     "bench.bench_dashboard",
+    "bench.bench_gateway",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -349,7 +349,7 @@ async def _bare_server() -> AsyncIterator[tuple[str, Any]]:
         await ws.wait_closed()
 
     async with serve(
-        handler, "127.0.0.1", 0, compression=None, ping_interval=None, open_timeout=60
+        handler, "127.0.0.1", 0, compression=None, open_timeout=60
     ) as server:
         port = server.sockets[0].getsockname()[1]
         yield f"ws://127.0.0.1:{port}", server

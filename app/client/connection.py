@@ -48,10 +48,12 @@ from app.client.session import (
     ReplayDone,
     ResyncNeeded,
     ServerError,
+    SessionEvent,
     SessionState,
     dispatch_key,
 )
 from app.client.status import ConnectionState, ConnectionStatus
+from app.config.log_redaction import without_frame_debug
 from app.protocol import (
     MAX_FRAME_BYTES,
     PERMANENT_CLOSE_CODES,
@@ -151,6 +153,8 @@ def websocket_factory(heartbeat: Heartbeat) -> ConnectFactory:
             # Frames are small JSON; deflate would cost memory per connection for little.
             compression=None,
             user_agent_header=f"seller-notifier/{__version__}",
+            # Its DEBUG output holds every frame's text, the device token included.
+            logger=without_frame_debug("seller_notifier.client.websockets"),
         )
 
     return open_websocket
@@ -225,6 +229,8 @@ class SellerClient:
         self._gap_callbacks: list[Callable[[GapDetected], object]] = []
         self._message_callbacks: list[Callable[[MessageSettled], object]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._delivering: bool | None = None
+        """While a batch's events are delivered: whether they are replayed ones."""
         self._ws: WebSocket | None = None
         self._outgoing: asyncio.Queue[str] | None = None
         """Frames for the current connection's writer (None between connections)."""
@@ -266,6 +272,10 @@ class SellerClient:
         Event callbacks that run while it is True get replayed events: an app
         can list them at once and summarise them after :meth:`on_replay_done`.
         """
+        if self._delivering is not None:
+            # Frames are handled in batches: the session may be past the replay's end
+            # while the batch's replayed events are still being delivered.
+            return self._delivering
         return self._session.state is SessionState.REPLAYING
 
     @property
@@ -623,36 +633,52 @@ class SellerClient:
                 )
             events = self._session.receive_many(batch)
             self._enqueue(self._session.frames_to_send())
-            for event in events:
-                match event:
-                    case Delivered():
-                        self._delivered_here += 1
-                        self._deliver(event.frame)
-                    case Authenticated():
-                        self._signed_in_here = True
-                        self._update(
-                            state=ConnectionState.CONNECTED,
-                            wallet=event.wallet,
-                            reason=f"connected as {event.wallet} (head {event.head})",
-                        )
-                    case ReplayDone():
-                        self._notify(self._replay_callbacks, event, "replay-done")
-                    case GapDetected():
-                        self._notify(self._gap_callbacks, event, "gap")
-                    case MessageSettled():
-                        self._notify(self._message_callbacks, event, "message")
-                    case ResyncNeeded():
-                        return _Ended(event.reason, resync=True)
-                    case Refused(permanent=True):
-                        return _Ended(_refusal(event), permanent=True)
-                    case Refused():
-                        return _Ended(
-                            f"gateway at {self.url} refused the token for now: {event.message}"
-                        )
-                    case ServerError(fatal=True):
-                        fatal = event  # the gateway closes next; its close tells the rest
-                    case ServerError() | Ignored():
-                        pass  # logged by the session
+            try:
+                ended = self._dispatch(events)
+            finally:
+                self._delivering = None
+            if isinstance(ended, _Ended):
+                return ended
+            if ended is not None:
+                fatal = ended
+
+    def _dispatch(self, events: list[SessionEvent]) -> _Ended | ServerError | None:
+        """Act on the session's events in order: an end of the connection, a fatal
+        server error to remember for the close that follows, or None."""
+        fatal: ServerError | None = None
+        for event in events:
+            match event:
+                case Delivered():
+                    self._delivered_here += 1
+                    self._delivering = event.replayed
+                    self._deliver(event.frame)
+                case Authenticated():
+                    self._signed_in_here = True
+                    self._update(
+                        state=ConnectionState.CONNECTED,
+                        wallet=event.wallet,
+                        reason=f"connected as {event.wallet} (head {event.head})",
+                    )
+                case ReplayDone():
+                    self._delivering = False
+                    self._notify(self._replay_callbacks, event, "replay-done")
+                case GapDetected():
+                    self._notify(self._gap_callbacks, event, "gap")
+                case MessageSettled():
+                    self._notify(self._message_callbacks, event, "message")
+                case ResyncNeeded():
+                    return _Ended(event.reason, resync=True)
+                case Refused(permanent=True):
+                    return _Ended(_refusal(event), permanent=True)
+                case Refused():
+                    return _Ended(
+                        f"gateway at {self.url} refused the token for now: {event.message}"
+                    )
+                case ServerError(fatal=True):
+                    fatal = event  # the gateway closes next; its close tells the rest
+                case ServerError() | Ignored():
+                    pass  # logged by the session
+        return fatal
 
     def _closed_outcome(self, closed: ConnectionClosed, fatal: ServerError | None) -> _Ended:
         """The one retry-or-stop rule for a connection the gateway (or the network) ended."""

@@ -27,6 +27,7 @@ from app.client.refusals import (
     explain_refusal,
     refuse_insecure,
 )
+from app.config.log_redaction import without_frame_debug
 from app.protocol.codec import ProtocolError, decode_server_frame, describe_error, encode_frame
 from app.protocol.events import SellerEvent
 from app.protocol.frames import (
@@ -144,9 +145,7 @@ class Publisher:
                 open_timeout=self._open_timeout,
                 max_size=MAX_FRAME_BYTES,
                 compression=None,
-                logger=_WithoutFrameDebug(
-                    logging.getLogger("seller_notifier.publisher.websockets")
-                ),
+                logger=without_frame_debug("seller_notifier.publisher.websockets"),
             )
         except InvalidURI as exc:
             raise PublisherUnavailable(f"{url} is not a gateway URL: {exc}") from None
@@ -302,14 +301,6 @@ class Publisher:
             for future in waiting.values():
                 if not future.done():
                     future.set_result(lost)
-
-
-class _WithoutFrameDebug(logging.LoggerAdapter[logging.Logger]):
-    """websockets logs the text of every frame at DEBUG, the publish key included:
-    its debug output stays off even when the application's logging is at DEBUG."""
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
 
 
 def _reason(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
-from prometheus_client.metrics_core import CounterMetricFamily, Metric
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE: Final = CONTENT_TYPE_PLAIN_0_0_4
@@ -34,21 +34,16 @@ THROTTLES: Final = ("rate_limited", "ip_cap", "wallet_cap")
 class GatewayMetrics:
     """Counters, gauges and histograms of one gateway; :meth:`render` for a scrape.
 
-    ``delivered``: returns the number of event frames sent so far (called at
-    scrape time).
+    Called at scrape time: ``delivered`` returns the number of event frames sent
+    so far, ``connections`` the open connections by role (``pending``,
+    ``seller``, ``publisher``) — counted where they are kept, not per event.
     """
 
-    def __init__(self, delivered: Callable[[], int]) -> None:
+    def __init__(
+        self, delivered: Callable[[], int], connections: Callable[[], dict[str, int]]
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
-        self.connections = Gauge(
-            "seller_notifier_connections",
-            "Open WebSocket connections, by role (pending: not yet authenticated).",
-            ["role"],
-            registry=registry,
-        )
-        for role in ("pending", "seller", "publisher"):
-            self.connections.labels(role)
         self.published = Counter(
             "seller_notifier_events_published",
             "Events accepted for publishing (duplicates: repeated idempotency keys).",
@@ -100,28 +95,44 @@ class GatewayMetrics:
             "1 if the event log answered the last health check, else 0.",
             registry=registry,
         )
-        registry.register(_Delivered(delivered))
+        registry.register(_Live(delivered, connections))
 
     def render(self) -> bytes:
         """The scrape body, in :data:`CONTENT_TYPE`."""
         return generate_latest(self.registry)
 
 
-class _Delivered(Collector):
-    def __init__(self, delivered: Callable[[], int]) -> None:
+class _Live(Collector):
+    """What the gateway counts in its own structures, read at scrape time."""
+
+    def __init__(
+        self, delivered: Callable[[], int], connections: Callable[[], dict[str, int]]
+    ) -> None:
         self._delivered = delivered
+        self._connections = connections
 
     def collect(self) -> Iterable[Metric]:
-        family = CounterMetricFamily(
-            "seller_notifier_events_delivered",
-            "Event frames sent to seller devices (replayed and live).",
-        )
-        family.add_metric([], float(self._delivered()))
-        yield family
+        delivered, connections = self._families()
+        delivered.add_metric([], float(self._delivered()))
+        for role, count in self._connections().items():
+            connections.add_metric([role], float(count))
+        yield delivered
+        yield connections
 
     def describe(self) -> Iterable[Metric]:
         # Described without collecting, so registering it calls nothing on the gateway.
-        yield CounterMetricFamily(
-            "seller_notifier_events_delivered",
-            "Event frames sent to seller devices (replayed and live).",
+        yield from self._families()
+
+    @staticmethod
+    def _families() -> tuple[CounterMetricFamily, GaugeMetricFamily]:
+        return (
+            CounterMetricFamily(
+                "seller_notifier_events_delivered",
+                "Event frames sent to seller devices (replayed and live).",
+            ),
+            GaugeMetricFamily(
+                "seller_notifier_connections",
+                "Open WebSocket connections, by role (pending: not yet authenticated).",
+                labels=["role"],
+            ),
         )

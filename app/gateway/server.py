@@ -18,6 +18,7 @@ is usable (503 otherwise) and ``GET /metrics`` is Prometheus' text format.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import ipaddress
 import json
@@ -176,7 +177,8 @@ class Gateway:
         self._messages = MessageInbox()
         self._chores: set[asyncio.Task[Any]] = set()
         self._delivered_by_closed = 0
-        self.metrics = GatewayMetrics(self._delivered)
+        self._publishers = 0
+        self.metrics = GatewayMetrics(self._delivered, self._connection_counts)
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -423,6 +425,12 @@ class Gateway:
         self.metrics.backend_up.set(0 if problem else 1)
         return problem
 
+    def _connection_counts(self) -> dict[str, int]:
+        sellers = sum(len(devices) for devices in self._devices.values())
+        total = len(self._server.connections) if self._server is not None else 0
+        pending = max(0, total - sellers - self._publishers)
+        return {"pending": pending, "seller": sellers, "publisher": self._publishers}
+
     def _delivered(self) -> int:
         live = sum(d.sent for deliveries in self._subscribers.values() for d in deliveries)
         return self._delivered_by_closed + live
@@ -433,7 +441,6 @@ class Gateway:
         config = self.config
         address = _client_address(ws, config.trusted_proxies)
         peer = _peer(ws, address)
-        connections = self.metrics.connections
         if self._closing:
             await _send_quietly(ws, _shutdown_frame())
             await ws.close(CloseCode.GOING_AWAY, SHUTDOWN_REASON)
@@ -444,8 +451,6 @@ class Gateway:
             await self._throttle(ws, ErrorCode.TOO_MANY_CONNECTIONS, "too many connections "
                                  "from this computer")  # fmt: skip
             return
-        connections.labels("pending").inc()
-        pending = True
         try:
             assert self._sign_in is not None
             await ws.send(
@@ -458,22 +463,28 @@ class Gateway:
                 )
             )
             bucket = TokenBucket(config.frame_rate, config.frame_burst, _now())
-            first = await self._first_frame(ws, peer, bucket)
-            connections.labels("pending").dec()
-            pending = False
-            if isinstance(first, Auth | SiweAuth):
-                await self._serve_device(ws, first, peer, bucket)
-            elif isinstance(first, PublisherAuth):
-                await self._serve_publisher(ws, first, peer)
+            # Passed on without a name here: the device's handler drops the frame
+            # (and the token in it) once used, for the connection's whole life.
+            await self._serve(ws, peer, bucket, await self._first_frame(ws, peer, bucket))
         except ConnectionClosed:
             pass
         except Exception:
             _log.exception("connection failed peer=%s", peer)
             await ws.close(1011, "internal error")
         finally:
-            if pending:
-                connections.labels("pending").dec()
             self._ip_caps.release(address)
+
+    async def _serve(
+        self,
+        ws: ServerConnection,
+        peer: str,
+        bucket: TokenBucket,
+        first: Auth | SiweAuth | PublisherAuth | None,
+    ) -> None:
+        if isinstance(first, PublisherAuth):
+            await self._serve_publisher(ws, first, peer)
+        elif first is not None:
+            await self._serve_device(ws, first, peer, bucket)
 
     async def _first_frame(
         self, ws: ServerConnection, peer: str, bucket: TokenBucket
@@ -604,14 +615,13 @@ class Gateway:
             self._log,
             page=config.replay_page,
             buffer_limit=config.buffer_limit,
+            on_error=functools.partial(self._delivery_failed, ws, wallet),
         )
         device = _Device(ws, claims, delivery)
         # Subscribed before the log's head is read: nothing published from now on
         # can fall between the replay and the live stream.
         self._subscribers.setdefault(wallet, set()).add(delivery)
         self._devices.setdefault(wallet, set()).add(device)
-        self.metrics.connections.labels("seller").inc()
-        sending: asyncio.Task[None] | None = None
         try:
             try:
                 retained_from, head = await self._log.bounds(wallet)
@@ -628,14 +638,12 @@ class Gateway:
                 "device connected peer=%s wallet=%s token_id=%s since=%s head=%d",
                 peer, wallet, claims.token_id, auth.since, head,
             )  # fmt: skip
-            sending = asyncio.create_task(delivery.run(since=auth.since, head=head))
-            sending.add_done_callback(lambda task: self._delivery_ended(ws, wallet, task))
+            delivery.start(since=auth.since, head=head)
+            del auth, verified, ok, new_token  # tokens are not kept for the connection
             await self._read_device_frames(ws, delivery, bucket, peer)
         finally:
             self._unsubscribe(device)
-            if sending is not None:
-                sending.cancel()
-                await asyncio.gather(sending, return_exceptions=True)
+            await delivery.close()
             self._delivered_by_closed += delivery.sent
             if delivery.replayed is not None:
                 self.metrics.replayed.observe(delivery.replayed)
@@ -658,15 +666,11 @@ class Gateway:
             if not devices:
                 del self._devices[wallet]
         self._wallet_caps.release(wallet)
-        self.metrics.connections.labels("seller").dec()
 
-    def _delivery_ended(self, ws: ServerConnection, wallet: str, task: asyncio.Task[None]) -> None:
-        """The delivery task stops only by failing: end the connection with a reason."""
-        if task.cancelled():
-            return
-        failure = task.exception()
-        if failure is None or isinstance(failure, ConnectionClosed):
-            return
+    def _delivery_failed(self, ws: ServerConnection, wallet: str, failure: BaseException) -> None:
+        """A delivery could not send: end the connection with a reason."""
+        if isinstance(failure, ConnectionClosed):
+            return  # the reading side ends the handler
         if isinstance(failure, EventLogError):
             _log.error("replay failed wallet=%s: %s", wallet, failure)
             self._spawn(_unavailable(ws))
@@ -725,7 +729,7 @@ class Gateway:
             return
         await ws.send(encode_frame(Ok(ref=auth.ref, role="publisher")))
         _log.info("publisher connected peer=%s", peer)
-        self.metrics.connections.labels("publisher").inc()
+        self._publishers += 1
         window = asyncio.Semaphore(self.config.max_in_flight)
         in_flight: set[asyncio.Task[None]] = set()
 
@@ -770,7 +774,7 @@ class Gateway:
             # is still there, acknowledged.
             if in_flight:
                 await asyncio.gather(*in_flight, return_exceptions=True)
-            self.metrics.connections.labels("publisher").dec()
+            self._publishers -= 1
             _log.info("publisher disconnected peer=%s publishes=%d", peer, published)
 
     async def _answer_publish(self, ws: ServerConnection, frame: Publish) -> None:

@@ -3,7 +3,7 @@
 A token is a JWT signed with the gateway's token secret (HS256, the only
 algorithm accepted, so ``alg: none`` and RS256/HS256 confusion tricks fail). It
 names one wallet (``sub``, checksummed), carries a random id (``jti``) so it can
-be revoked later, and expires. ``iat`` keeps milliseconds (JWT allows fractional
+be revoked later, and expires. ``iat`` keeps microseconds (JWT allows fractional
 NumericDates) so that "revoke every token of this wallet issued until now" does
 not also catch a sign-in made a moment later in the same second. Messages never
 contain the token itself.
@@ -61,7 +61,7 @@ def issue_token(secret: str, wallet: str, ttl: timedelta, *, now: datetime | Non
         "sub": normalize_wallet(wallet),
         "jti": secrets.token_urlsafe(16),
         # Rounded down: a token never claims to be newer than it is.
-        "iat": math.floor(issued.timestamp() * 1000) / 1000,
+        "iat": math.floor(issued.timestamp() * 1_000_000) / 1_000_000,
         "exp": int((issued + ttl).timestamp()),
         "aud": AUDIENCE,
         "iss": ISSUER,

@@ -100,7 +100,10 @@ class Outbox:
         self.ttl = ttl
         self._clock = clock if clock is not None else _utc_now
         try:
-            db = sqlite3.connect(self.path, isolation_level=None)
+            # An in-memory outbox belongs to one session object, and garbage collection
+            # may finalise it on another thread (a test's gateway thread, say).
+            private = self.path == ":memory:"
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=not private)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the outbox in {self.path}: {exc}") from None
         self._db: sqlite3.Connection | None = db

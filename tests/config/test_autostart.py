@@ -154,7 +154,7 @@ def test_exec_line_quoting(command: list[str], line: str) -> None:
 def test_entry_keeps_the_app_entry_and_replaces_exec() -> None:
     entry = parse(autostart_entry(["/bin/seller-notifier"]))
     assert entry["Exec"] == "/bin/seller-notifier"
-    assert entry["Categories"] == "Office;Network;"
+    assert entry["Categories"] == "Office;Finance;"
 
 
 def test_the_default_command_runs_this_installation() -> None:
