@@ -37,6 +37,7 @@ from app.protocol.frames import (
     ErrorFrame,
     Hello,
     Ok,
+    Ping,
     Publish,
     Published,
     PublisherAuth,
@@ -47,6 +48,9 @@ PublishItem = tuple[str, SellerEvent, str | None]
 """``(wallet, event, id)`` for :meth:`Publisher.publish_many`; ``id`` may be None."""
 
 DEFAULT_WINDOW: Final = 500
+KEEPALIVE: Final = 60.0
+"""Seconds without a publish after which a ``ping`` frame is sent: the gateway closes
+publisher connections that stay silent (5 minutes by default)."""
 _log = logging.getLogger("seller_notifier.publisher")
 
 
@@ -84,8 +88,9 @@ class Publisher:
     ``window``: how many events :meth:`publish_many` keeps unanswered at once.
     ``ssl``: the TLS context for ``wss://`` (default: the system's trusted
     certificates, or ``SSL_CERT_FILE``). ``allow_insecure``: accept ``ws://`` to
-    another machine, which sends the publish key unencrypted. Entering raises
-    :class:`PublisherUnavailable` or :class:`PublishRefused`.
+    another machine, which sends the publish key unencrypted. ``keepalive``:
+    seconds of silence before a ``ping`` keeps the connection open (None: never).
+    Entering raises :class:`PublisherUnavailable` or :class:`PublishRefused`.
     """
 
     def __init__(
@@ -97,17 +102,23 @@ class Publisher:
         window: int = DEFAULT_WINDOW,
         ssl: ssl.SSLContext | None = None,
         allow_insecure: bool = False,
+        keepalive: float | None = KEEPALIVE,
     ) -> None:
         if window < 1:
             raise ValueError("window must be at least 1")
+        if keepalive is not None and keepalive <= 0:
+            raise ValueError("keepalive must be positive")
         self.url = url
         self._key = key
         self._open_timeout = open_timeout
         self._window = window
         self._ssl = ssl
         self._allow_insecure = allow_insecure
+        self._keepalive = keepalive
+        self._last_sent = 0.0
         self._ws: ClientConnection | None = None
         self._reader: asyncio.Task[None] | None = None
+        self._pinger: asyncio.Task[None] | None = None
         self._waiting: dict[str, asyncio.Future[Published | ErrorFrame]] = {}
         self._refs = itertools.count(1)
         self._lost: str | None = None
@@ -187,6 +198,11 @@ class Publisher:
             raise PublisherUnavailable(f"unexpected answer from {url}: {answer.type}")
         self._ws = ws
         self._reader = asyncio.create_task(self._read(ws), name="publisher-reader")
+        self._last_sent = asyncio.get_running_loop().time()
+        if self._keepalive is not None:
+            self._pinger = asyncio.create_task(
+                self._ping_when_idle(ws, self._keepalive), name="publisher-keepalive"
+            )
 
     async def wait_closed(self) -> None:
         """Return once the connection is lost or closed (at once if never connected)."""
@@ -196,6 +212,9 @@ class Publisher:
 
     async def close(self) -> None:
         """Close the connection (events not yet acknowledged may or may not be stored)."""
+        if self._pinger is not None:
+            self._pinger.cancel()
+            await asyncio.gather(self._pinger, return_exceptions=True)
         if self._ws is not None:
             await self._ws.close()
         if self._reader is not None:
@@ -252,6 +271,7 @@ class Publisher:
             future.add_done_callback(lambda _: window.release())
             self._waiting[ref] = future
             pending.append(future)
+            self._last_sent = asyncio.get_running_loop().time()
             try:
                 await self._ws.send(text)
             except ConnectionClosed:
@@ -275,6 +295,18 @@ class Publisher:
             ErrorCode.UNAVAILABLE,
             f"the connection to {self.url} was lost before the event was acknowledged{reason}",
         )
+
+    async def _ping_when_idle(self, ws: ClientConnection, keepalive: float) -> None:
+        loop = asyncio.get_running_loop()
+        ping = encode_frame(Ping())
+        try:
+            while True:
+                await asyncio.sleep(max(0.0, self._last_sent + keepalive - loop.time()))
+                if loop.time() - self._last_sent >= keepalive:
+                    self._last_sent = loop.time()
+                    await ws.send(ping)
+        except ConnectionClosed:
+            pass  # the reader reports the loss
 
     async def _read(self, ws: ClientConnection) -> None:
         try:

@@ -78,6 +78,9 @@ _PERMANENT_REFUSAL_CODES: Final = frozenset(
 )
 _DEDUPE_WINDOW: Final = 10_000
 """Ids (with their seq) remembered per wallet; the store and seq order catch anything older."""
+_STORED_DEDUPE_WINDOW: Final = 1_000
+"""The same with a store, which already tells a new id from a known one: the window
+then only serves to spot a stream gone wrong, and ~300 bytes an id add up."""
 _CONTENT_WINDOW: Final = 1_000
 """Newest events whose content is kept, to tell a repeat from a conflicting copy."""
 UNREADABLE_ATTEMPTS: Final = 3
@@ -675,7 +678,7 @@ class ClientSession:
             seen[frame.id] = frame.seq
             by_seq = self._ids_by_seq.setdefault(wallet, {})
             by_seq[frame.seq] = frame.id
-            if len(seen) > _DEDUPE_WINDOW:
+            if len(seen) > (_DEDUPE_WINDOW if self._store is None else _STORED_DEDUPE_WINDOW):
                 _, old_seq = seen.popitem(last=False)
                 by_seq.pop(old_seq, None)
             # Kept by reference (no copy, no serialising): compared only for a repeated id.

@@ -31,6 +31,7 @@ from app.client.refusals import (
     explain_refusal,
     refuse_insecure,
 )
+from app.config.log_redaction import without_frame_debug
 from app.protocol.codec import ProtocolError, decode_server_frame, encode_frame
 from app.protocol.frames import MAX_FRAME_BYTES, ErrorFrame, Hello, Ok, ServerFrame, SiweAuth
 from app.protocol.siwe import SiweFormatError, SiweMessage
@@ -188,6 +189,8 @@ class _Connection:
                 open_timeout=self._timeout,
                 max_size=MAX_FRAME_BYTES,
                 compression=None,
+                # The message, the signature and the new token must not reach a log.
+                logger=without_frame_debug("seller_notifier.client.websockets"),
             )
         except InvalidURI as exc:
             raise SignInFailed(f"{url} is not a gateway address: {exc}") from None

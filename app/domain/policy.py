@@ -53,8 +53,9 @@ DEFAULT_SOUNDS: Final[Mapping[str, str]] = {
 MORNING: Final = time(8, 0)
 """When "Pause until tomorrow" ends."""
 
-_REMEMBERED: Final = 4096
-"""Event ids, transaction hashes and order ids remembered to spot repeats."""
+_REMEMBERED: Final = 1024
+"""Event ids, transaction hashes and order ids remembered to spot repeats (each of the
+four memories; the store already drops a repeated event id, and re-saves come soon)."""
 
 
 def local_now() -> datetime:

@@ -99,6 +99,7 @@ class Delivery:
             if self.last_sent < self._target:
                 self._spawn(self._drain())  # offered between the subscription and now
             else:
+                self._buffer = None  # anything offered so far is at or below the head
                 self._live = True
         else:
             self.last_sent = min(since, head)

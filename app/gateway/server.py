@@ -41,6 +41,7 @@ from websockets.protocol import State
 from websockets.typing import Origin
 
 from app import __version__
+from app.config.log_redaction import without_frame_debug
 from app.config.secrets import GatewaySecrets
 from app.gateway.backend import GatewayBackend, Revocation
 from app.gateway.delivery import Delivery
@@ -205,7 +206,7 @@ class Gateway:
             compression=None,
             process_request=self._process_request,
             server_header=config.server_name,
-            logger=_WithoutFrameDebug(logging.getLogger("seller_notifier.gateway.websockets")),
+            logger=without_frame_debug("seller_notifier.gateway.websockets"),
         )
         # Kept: the sockets are gone after close, but the URL stays meaningful in messages.
         self._port = int(self._server.sockets[0].getsockname()[1])
@@ -844,14 +845,6 @@ class _WebSocketLink:
         except Exception:  # noqa: BLE001 - broadcast groups any write failure
             return False  # the delivery task retries, and sees the connection closed
         return True
-
-
-class _WithoutFrameDebug(logging.LoggerAdapter[logging.Logger]):
-    """websockets logs the text of every frame at DEBUG, tokens and keys included:
-    its debug output stays off even when the application's logging is at DEBUG."""
-
-    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
-        return level > logging.DEBUG and self.logger.isEnabledFor(level)
 
 
 def _tls_context(cert: Path, key: Path | None) -> ssl.SSLContext:

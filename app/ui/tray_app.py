@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import linecache
 import logging
 import signal
-from typing import Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -32,17 +33,19 @@ from app.ui.application import configure_logging
 from app.ui.balloon import BalloonAdapter
 from app.ui.bridge import ClientBridge
 from app.ui.connections import disconnect_all
-from app.ui.dashboard import DashboardWindow
+from app.ui.dashboard.lazy import LazyDashboard
 from app.ui.native import NativeAdapter
 from app.ui.network_watch import NetworkWatch
 from app.ui.notifier import Notifier
-from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.store import SettingsStore
 from app.ui.single_instance import SingleInstance
 from app.ui.sound import SoundPlayer
 from app.ui.toasts import ToastManager
 from app.ui.toasts.adapter import InAppAdapter
 from app.ui.tray import TrayIcon, badged_icon
+
+if TYPE_CHECKING:
+    from app.ui.settings.dialog import SettingsDialog
 
 log = logging.getLogger("seller_notifier.ui")
 
@@ -133,6 +136,9 @@ class TrayApp(QObject):
         self._open_store()
         self._build_ui(settings)
         self.ready.emit()
+        # PySide6's import hook read the source of each module imported after Qt
+        # (see app.ui.application) into linecache; nothing needs it kept.
+        linecache.clearcache()
         if settings_notice:
             self.notifier.notify(app_notice("Settings reset", settings_notice, Priority.HIGH))
         connecting = asyncio.create_task(self._connect(settings), name="tray-connect")
@@ -179,7 +185,8 @@ class TrayApp(QObject):
         )
         self.caches = CacheRegistry()
         # Without the event store the dashboard keeps this session's events in memory.
-        self.dashboard = DashboardWindow(
+        # Its window is built when first opened: most sessions only sit in the tray.
+        self.dashboard = LazyDashboard(
             self._store,
             caches=self.caches,
             state_file=self._paths.config_dir / "dashboard.ini",
@@ -367,6 +374,9 @@ class TrayApp(QObject):
     def _open_settings(self, first_run: bool = False) -> None:
         """Show the Settings window; on the first run, at the Connection page."""
         if self._settings_dialog is None:
+            # Imported on first open: the dialog's modules are not needed to sit in the tray.
+            from app.ui.settings.dialog import SettingsDialog
+
             self._settings_dialog = SettingsDialog(
                 self.settings_store,
                 notifier=self.notifier,
@@ -562,7 +572,6 @@ class TrayApp(QObject):
         badged_icon.cache_clear()  # no QIcon may outlive the QApplication
         disconnect_all(dashboard.unread_changed)
         dashboard.shutdown()
-        dashboard.hide()
         dashboard.deleteLater()
         if self._settings_dialog is not None:
             self._settings_dialog.hide()

@@ -10,12 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
-from gateway_support import DEADLINE, RawClient, StartGateway, device, refusal
+from gateway_support import DEADLINE, RawClient, StartGateway, device, order, refusal
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Origin
 
 from app.client import Backoff, ConnectionState, ConnectionStatus, SellerClient
+from app.client.publisher import Publisher
 from app.config.secrets import GatewaySecrets
 from app.gateway.limits import ConnectionCaps, TokenBucket, client_address
 from app.protocol import Auth, CloseCode, ErrorCode, ErrorFrame, Ping, Pong, PublisherAuth
@@ -228,3 +229,16 @@ async def test_compression_is_never_negotiated(start_gateway: StartGateway) -> N
     async with connect(gateway.url, compression="deflate", open_timeout=DEADLINE) as ws:
         assert ws.response is not None
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
+@pytest.mark.asyncio
+async def test_the_publisher_client_keeps_a_quiet_connection_open(
+    start_gateway: StartGateway, gateway_secrets: GatewaySecrets, wallet_a: str
+) -> None:
+    gateway = await start_gateway(idle_timeout=0.3)
+    async with Publisher(gateway.url, gateway_secrets.publish_key, keepalive=0.05) as publisher:
+        # Being quiet for longer than the gateway's idle timeout is what is tested here.
+        await asyncio.sleep(0.6)
+        assert publisher.is_connected
+        published = await publisher.publish(wallet_a, order(1))
+    assert published.seq == 1

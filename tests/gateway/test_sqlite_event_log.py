@@ -149,9 +149,14 @@ async def test_acknowledged_events_survive_reopening(db_path: Path, wallet_a: st
 
 
 @pytest.mark.asyncio
-async def test_the_database_is_in_wal_mode_with_full_sync(db_path: Path, wallet_a: str) -> None:
-    log = SqliteEventLog(db_path)
+@pytest.mark.parametrize(("fsync", "level"), [(False, 1), (True, 2)])
+async def test_wal_mode_and_the_chosen_sync_level(
+    db_path: Path, wallet_a: str, fsync: bool, level: int
+) -> None:
+    # NORMAL (1) survives kill -9 of the gateway; FULL (2, `gateway --fsync`) power loss too.
+    log = SqliteEventLog(db_path, fsync=fsync)
     await log.append(wallet_a, order(1))
+    assert log._db.execute("PRAGMA synchronous").fetchone()[0] == level
     await log.close()
     with sqlite3.connect(db_path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

@@ -30,7 +30,7 @@ async def test_demo_toasts_then_quit_from_the_menu(isolated_home: Path) -> None:
     running = asyncio.create_task(tray_app.run())
     title = await asyncio.wait_for(toast_shown, 10)
     assert title
-    assert tray_app.dashboard.rows(), "the event is listed too"
+    assert tray_app.dashboard.build().rows(), "the event is listed too"
 
     tray_app.tray.action("Settings…").trigger()
     tray_app.tray.action("Quit").trigger()

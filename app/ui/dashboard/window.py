@@ -370,8 +370,11 @@ class DashboardWindow(QMainWindow):
             except StoreError as exc:
                 log.error("could not keep event %s in memory: %s", frame.seq, exc)
 
-    def update_status(self, status: ConnectionStatus) -> None:
-        """A connection status from the client: the connection panel and the offline banner."""
+    def update_status(self, status: ConnectionStatus, at: datetime | None = None) -> None:
+        """A connection status from the client: the connection panel and the offline banner.
+
+        ``at``: when it came (default now), for a status heard before the window existed.
+        """
         previous = self._status
         self._status = status
         self.connection.update_status(status)
@@ -379,7 +382,7 @@ class DashboardWindow(QMainWindow):
             self._was_connected = True
             self._stale_since = None
         elif previous is not None and previous.state is ConnectionState.CONNECTED:
-            self._stale_since = self._clock()  # live until this moment
+            self._stale_since = at or self._clock()  # live until this moment
         self._refresh_banner()
 
     def set_wallet(self, wallet: str | None) -> None:
