@@ -75,6 +75,7 @@ def render_markdown(figures: list[Figure], info: dict[str, Any], notes: list[str
 
 def write(figures: list[Figure], directory: Path, notes: list[str]) -> tuple[Path, Path]:
     info = machine()
+    directory.mkdir(parents=True, exist_ok=True)
     markdown = directory / "BENCHMARKS.md"
     markdown.write_text(render_markdown(figures, info, notes), encoding="utf-8")
     data = {
