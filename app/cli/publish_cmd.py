@@ -54,6 +54,10 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
+        "--allow-insecure", action="store_true",
+        help="allow ws:// to another machine (the key then crosses the network unencrypted)",
+    )  # fmt: skip
+    parser.add_argument(
         "file", nargs="?", default="-", metavar="FILE|-", help="JSON lines (default: stdin)"
     )
     parser.set_defaults(run=run)
@@ -70,15 +74,16 @@ def run(args: argparse.Namespace) -> int:
         except SecretMissing as exc:
             fail(f"{exc}, or pass --key")
             return ExitCode.FAILURE
+    insecure = args.allow_insecure
     if args.file == "-":
-        return asyncio.run(_publish(args.server, key, sys.stdin.buffer))
+        return asyncio.run(_publish(args.server, key, sys.stdin.buffer, insecure))
     try:
         source = Path(args.file).open("rb")  # noqa: SIM115 - closed below
     except OSError as exc:
         fail(f"cannot read {args.file}: {exc.strerror or exc}")
         return ExitCode.USAGE
     with source:
-        return asyncio.run(_publish(args.server, key, source))
+        return asyncio.run(_publish(args.server, key, source, insecure))
 
 
 class _Tally:
@@ -100,11 +105,11 @@ class _Tally:
         return text
 
 
-async def _publish(url: str, key: str, source: IO[bytes]) -> int:
+async def _publish(url: str, key: str, source: IO[bytes], allow_insecure: bool = False) -> int:
     from app.client.publisher import Publisher, PublisherUnavailable, PublishRefused
 
     try:
-        publisher = Publisher(url, key)
+        publisher = Publisher(url, key, allow_insecure=allow_insecure)
         await publisher.connect()
     except PublishRefused as exc:
         fail(f"the gateway at {url} refused the publish key: {exc.message}")

@@ -23,6 +23,16 @@ class CredentialStoreUnavailable(RuntimeError):
     """No usable OS keyring; the message says what to do instead."""
 
 
+_session_tokens: dict[str, str] = {}
+"""Tokens kept in memory only, until the process ends (see :func:`keep_for_session`)."""
+
+
+def keep_for_session(wallet: str, token: str) -> None:
+    """Hold ``wallet``'s token in memory until this process ends: without a keyring, a
+    token just earned by signing in still connects now (it is never written anywhere)."""
+    _session_tokens[wallet] = token
+
+
 def _usable_backend() -> bool:
     backend = keyring.get_keyring()
     priority = getattr(backend, "priority", 0)
@@ -31,10 +41,13 @@ def _usable_backend() -> bool:
 
 
 def load_token(wallet: str) -> str | None:
-    """The device token for ``wallet``: the environment first, then the keyring."""
+    """The device token for ``wallet``: the environment first, then this session's
+    (:func:`keep_for_session`), then the keyring."""
     from_env = os.environ.get(TOKEN_ENV, "").strip()
     if from_env:
         return from_env
+    if wallet in _session_tokens:
+        return _session_tokens[wallet]
     if not _usable_backend():
         return None
     try:
@@ -58,6 +71,7 @@ def save_token(wallet: str, token: str) -> None:
 
 
 def forget_token(wallet: str) -> None:
+    _session_tokens.pop(wallet, None)
     if not _usable_backend():
         return
     try:

@@ -56,6 +56,8 @@ class ConnectionSettings(_Section):
     """``ws://`` or ``wss://`` URL of the gateway."""
     wallet: WalletAddress | None = None
     """The seller's wallet. Its device token is kept in the OS keyring, not here."""
+    allow_insecure: bool = False
+    """Accept ``ws://`` to another machine (the token then crosses the network unencrypted)."""
 
     @field_validator("server_url")
     @classmethod

@@ -289,6 +289,7 @@ class TrayApp(QObject):
             wallet=wallet,
             outbox=self._outbox,
             gaps=self._gaps,
+            allow_insecure=self.settings_store.settings.connection.allow_insecure,
         )
         self._client = client
         self._bridge = ClientBridge(client)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from datetime import UTC, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -350,3 +352,35 @@ def test_order_url_is_encoded() -> None:
     assert order_url(template, "../x?y#z") == "https://market.example/orders/..%2Fx%3Fy%23z"
     assert order_url(None, "A1") is None and order_url(template, None) is None
 
+
+
+# --- memory -------------------------------------------------------------------------
+
+
+def test_a_long_session_of_orders_keeps_the_policy_memory_flat(
+    clock: FakeClock, feed: Feed
+) -> None:
+    policy = NotificationPolicy(clock=clock)
+    frames = [feed.order(f"B-{n}") for n in range(6_000)]
+    notices = [describe(frame) for frame in frames]
+
+    def decide_range(first: int, last: int) -> None:
+        for frame, notice in zip(frames[first:last], notices[first:last], strict=True):
+            clock.advance(seconds=2)  # a steady trickle, not a burst
+            assert policy.decide(notice, frame.event).show
+
+    tracemalloc.start()
+    try:
+        decide_range(0, 2_000)  # the repeat memories are full now
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        decide_range(2_000, 6_000)
+        gc.collect()
+        growth = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+    # Remembering 4,000 more event and order ids would take ≥ 600 KiB.
+    assert growth < 100 * 1024, f"{growth:,} bytes more after 4,000 more orders"
+    resaved = decide(policy, feed.order("B-5999"))
+    assert resaved.show and resaved.sound is None and resaved.muted == "already notified"

@@ -81,7 +81,9 @@ async def test_first_run_opens_settings_and_connects_without_a_restart(
         await until(lambda: tray_app.tray.icon_name == "tray-connected", "connected")
         assert "Not configured" not in tray_app.tray.toolTip()
         saved = json.loads(app_paths().settings_file.read_text())
-        assert saved["connection"] == {"server_url": gateway.url, "wallet": wallet_a}
+        assert saved["connection"] == {
+            "server_url": gateway.url, "wallet": wallet_a, "allow_insecure": False
+        }
         await quit_app(tray_app, running)
     finally:
         await gateway.close()

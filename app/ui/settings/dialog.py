@@ -14,18 +14,19 @@ control has an accessible name.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import time
+from datetime import UTC, datetime, time
 from functools import partial
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pydantic import ValidationError
-from PySide6.QtCore import QObject, Qt, QTime
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QObject, Qt, QTime, Signal
+from PySide6.QtGui import QFontDatabase, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -39,6 +40,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSlider,
     QSpinBox,
@@ -48,6 +50,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.client.refusals import InsecureConnection, refuse_insecure
 from app.config import credentials
 from app.config.autostart import Autostart, AutostartError
 from app.config.paths import app_paths
@@ -56,6 +59,9 @@ from app.domain.notices import short_hash
 from app.ui.icons import svg_icon
 from app.ui.notifier import ADAPTER_LABELS, Notifier
 from app.ui.settings.store import SettingsStore, error_messages, with_value
+
+if TYPE_CHECKING:
+    from app.client.siwe import SignedIn, SignInRequest
 
 log = logging.getLogger("seller_notifier.ui")
 
@@ -102,6 +108,12 @@ FIRST_RUN_TEXT: Final = (
     "and the device token your marketplace gave you. To look around first, quit and "
     "run: seller-notifier --demo"
 )
+
+SIGN_IN_TEXT: Final = (
+    "Sign this message in your own wallet (e.g. MetaMask: personal_sign) and paste the "
+    "signature. Seller Notifier never asks for your private key."
+)
+START_AGAIN: Final = "press “Sign in with wallet…” to get a new message"
 
 
 @dataclass(frozen=True)
@@ -152,8 +164,16 @@ class SettingsDialog(QDialog):
     ``notifier``: for "Send test notification" and the adapter report;
     ``play_sound(name, volume)``: previews a sound; ``sound_problem()``: why
     sounds cannot play; ``autostart``: start-on-login; ``keyring``,
-    ``save_token``, ``has_token``: the device token's storage (seams for tests).
+    ``save_token``, ``has_token``: the device token's storage (seams for tests);
+    ``keep_token``: where a signed-in token goes when no keyring takes it (memory).
+
+    "Sign in with wallet…" runs on the asyncio (qasync) loop; ``sign_in_changed``
+    says how it went: ``requested`` (the message is shown), ``signed-in`` (the
+    token is kept and ``connection.token`` announced), ``failed`` (the reason is
+    next to the field).
     """
+
+    sign_in_changed = Signal(str)
 
     def __init__(
         self,
@@ -167,6 +187,7 @@ class SettingsDialog(QDialog):
         keyring: Callable[[], KeyringState] = keyring_state,
         save_token: Callable[[str, str], None] = credentials.save_token,
         has_token: Callable[[str], bool] | None = None,
+        keep_token: Callable[[str, str], None] = credentials.keep_for_session,
         log_file: Path | None = None,
     ) -> None:
         super().__init__(parent)
@@ -180,6 +201,10 @@ class SettingsDialog(QDialog):
         self._keyring = keyring
         self._save_token = save_token
         self._has_token = has_token if has_token is not None else _token_stored
+        self._keep_token = keep_token
+        self.sign_in_request: SignInRequest | None = None
+        """The message waiting for the seller's signature, if any."""
+        self._sign_in_tasks: set[asyncio.Task[None]] = set()
         self._log_file = log_file if log_file is not None else app_paths().log_file
         self._loaders: dict[str, Callable[[Any], None]] = {}
         self._errors: dict[str, QLabel] = {}
@@ -243,6 +268,8 @@ class SettingsDialog(QDialog):
             _disconnect(signal, slot)
         if self._notifier is not None:
             _disconnect(self._notifier.adapters_changed, self._refresh_adapters)
+        for task in self._sign_in_tasks:
+            task.cancel()  # its answer would go to a window that is going away
 
     # --- pages ----------------------------------------------------------------------
 
@@ -288,6 +315,14 @@ class SettingsDialog(QDialog):
         self.token_state.setObjectName("tokenState")
         form.addRow("", self.token_state)
 
+        self.allow_insecure = QCheckBox(
+            "Allow &unencrypted ws:// to another computer — only on a network you trust", page
+        )
+        self._name(self.allow_insecure, "Allow unencrypted ws:// to another computer")
+        self._bind_check("connection.allow_insecure", self.allow_insecure)
+        form.addRow("", self.allow_insecure)
+        self._sign_in_section(page, form)
+
         # Kept from the first version of this window: where the file is, and --demo.
         self.text = QLabel(
             f"Settings file: {self.store.path}\n"
@@ -300,6 +335,62 @@ class SettingsDialog(QDialog):
         box.addStretch(1)
         box.addWidget(self.text)
         return page
+
+    def _sign_in_section(self, page: QWidget, form: QFormLayout) -> None:
+        self.sign_in_button = QPushButton("Sign &in with wallet…", page)
+        self.sign_in_button.setAccessibleName("Sign in with wallet")
+        self.sign_in_button.clicked.connect(self._begin_sign_in)
+        column = QVBoxLayout()
+        column.addWidget(self.sign_in_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self._errors["connection.sign_in"] = self._error_label(page)
+        column.addWidget(self._errors["connection.sign_in"])
+        form.addRow("", column)
+
+        self.sign_in_panel = QGroupBox("Wallet sign-in", page)
+        panel = QVBoxLayout(self.sign_in_panel)
+        intro = QLabel(SIGN_IN_TEXT, self.sign_in_panel)
+        intro.setWordWrap(True)
+        panel.addWidget(intro)
+        self.sign_in_message = QPlainTextEdit(self.sign_in_panel)
+        # Read-only still selects and copies, with the mouse and the keyboard.
+        self.sign_in_message.setReadOnly(True)
+        self.sign_in_message.setTabChangesFocus(True)
+        self.sign_in_message.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.sign_in_message.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.sign_in_message.setAccessibleName("Message to sign")
+        self.sign_in_message.setMinimumHeight(120)
+        panel.addWidget(self.sign_in_message)
+        copy_row = QHBoxLayout()
+        self.copy_message_button = QPushButton("&Copy message", self.sign_in_panel)
+        self.copy_message_button.setAccessibleName("Copy message")
+        self.copy_message_button.clicked.connect(self._copy_sign_in_message)
+        self.sign_in_expiry = QLabel(self.sign_in_panel)
+        self.sign_in_expiry.setWordWrap(True)
+        copy_row.addWidget(self.copy_message_button)
+        copy_row.addWidget(self.sign_in_expiry, 1)
+        panel.addLayout(copy_row)
+        fields = QFormLayout()
+        panel.addLayout(fields)
+        self.signature = QLineEdit(self.sign_in_panel)
+        self.signature.setPlaceholderText("0x + 130 hexadecimal digits")
+        self.finish_sign_in_button = QPushButton("Sig&n in", self.sign_in_panel)
+        self.finish_sign_in_button.setAccessibleName("Sign in")
+        self.finish_sign_in_button.clicked.connect(self._finish_sign_in)
+        self.signature.returnPressed.connect(self._finish_sign_in)
+        row = QHBoxLayout()
+        row.addWidget(self.signature, 1)
+        row.addWidget(self.finish_sign_in_button)
+        label = self._row(fields, "Si&gnature:", row, "connection.signature")
+        label.setBuddy(self.signature)
+        self.signature.setAccessibleName("Signature")
+        self.sign_in_panel.setVisible(False)
+        form.addRow(self.sign_in_panel)
+
+        self.sign_in_result = QLabel(page)
+        self.sign_in_result.setObjectName("signInResult")
+        self.sign_in_result.setWordWrap(True)
+        self.sign_in_result.setVisible(False)
+        form.addRow("", self.sign_in_result)
 
     def _notifications_page(self) -> QWidget:
         page = QWidget()
@@ -606,7 +697,19 @@ class SettingsDialog(QDialog):
             self._show_errors(key, error_messages(exc))
             return False
         self._show_errors(key, {})
+        if key == "connection.server_url":
+            self._show_insecure(value, self.store.settings.connection.allow_insecure)
         return True
+
+    def _show_insecure(self, url: Any, allow_insecure: bool) -> None:
+        """Say next to the URL that the client will refuse it (the setting still applies:
+        ticking "Allow unencrypted" makes it usable)."""
+        if not url:
+            return
+        try:
+            refuse_insecure(str(url), allow_insecure=allow_insecure)
+        except InsecureConnection as exc:
+            self._show_errors("connection.server_url", {"connection.server_url": str(exc)})
 
     def _apply(self, key: str, value: Any) -> bool:
         """Validate ``key = value`` and apply it; a refusal is shown next to the field."""
@@ -632,6 +735,8 @@ class SettingsDialog(QDialog):
     def _load_all(self) -> None:
         for key, load in self._loaders.items():
             load(self.store.value(key))
+        connection = self.store.settings.connection
+        self._show_insecure(connection.server_url, connection.allow_insecure)
 
     def _store_changed(self, key: str) -> None:
         load = self._loaders.get(key)
@@ -640,6 +745,10 @@ class SettingsDialog(QDialog):
             self._show_errors(key, {})
         if key == "connection.wallet":
             self._refresh_token_state()
+        if key in ("connection.server_url", "connection.allow_insecure"):
+            connection = self.store.settings.connection
+            self._show_errors("connection.server_url", {})
+            self._show_insecure(connection.server_url, connection.allow_insecure)
         if key.startswith("notifications.adapter"):
             self._refresh_adapters()
 
@@ -766,6 +875,130 @@ class SettingsDialog(QDialog):
             self._refresh_token_state()
             self.store.touch("connection.token")
 
+    # --- wallet sign-in ----------------------------------------------------------------
+
+    def _begin_sign_in(self) -> None:
+        connection = self.store.settings.connection
+        if not connection.server_url or not connection.wallet:
+            self._sign_in_error(
+                "connection.sign_in", "Enter the gateway's address and your wallet first."
+            )
+            return
+        self._sign_in_error("connection.sign_in", "")
+        self.sign_in_result.setVisible(False)
+        self.sign_in_button.setEnabled(False)
+        self._spawn(
+            self._request_sign_in(
+                connection.server_url, connection.wallet, connection.allow_insecure
+            )
+        )
+
+    async def _request_sign_in(self, url: str, wallet: str, allow_insecure: bool) -> None:
+        # Loaded on first use: most sessions never sign in.
+        from app.client.siwe import SignInFailed, request_sign_in
+
+        try:
+            request = await request_sign_in(url, wallet, allow_insecure=allow_insecure)
+        except SignInFailed as exc:
+            self._sign_in_error("connection.sign_in", _sentence(exc.message))
+            self.sign_in_changed.emit("failed")
+            return
+        finally:
+            self.sign_in_button.setEnabled(True)
+        self.sign_in_request = request
+        self.sign_in_message.setPlainText(request.message)
+        when = request.expires_at.astimezone().strftime("%H:%M:%S")
+        self.sign_in_expiry.setText(f"Valid until {when} (5 minutes, once).")
+        self.signature.clear()
+        self._sign_in_error("connection.signature", "")
+        self.sign_in_panel.setVisible(True)
+        self.finish_sign_in_button.setEnabled(True)
+        self.signature.setFocus()
+        self.sign_in_changed.emit("requested")
+
+    def _copy_sign_in_message(self) -> None:
+        clipboard = QGuiApplication.clipboard()
+        if clipboard is not None:
+            clipboard.setText(self.sign_in_message.toPlainText())
+
+    def _finish_sign_in(self) -> None:
+        request = self.sign_in_request
+        if request is None or not self.finish_sign_in_button.isEnabled():
+            return
+        if not self.signature.text().strip():
+            self._sign_in_error(
+                "connection.signature", "Paste the signature from your wallet first."
+            )
+            return
+        if datetime.now(UTC) >= request.expires_at:
+            when = request.expires_at.astimezone().strftime("%H:%M:%S")
+            self._sign_in_error(
+                "connection.signature", f"This message expired at {when}: {START_AGAIN}."
+            )
+            self.sign_in_changed.emit("failed")
+            return
+        self._sign_in_error("connection.signature", "")
+        self.finish_sign_in_button.setEnabled(False)
+        self._spawn(self._send_signature(request, self.signature.text()))
+
+    async def _send_signature(self, request: SignInRequest, signature: str) -> None:
+        from app.client.siwe import SignInFailed, finish_sign_in
+
+        allow_insecure = self.store.settings.connection.allow_insecure
+        try:
+            signed_in = await finish_sign_in(request, signature, allow_insecure=allow_insecure)
+        except SignInFailed as exc:
+            self._sign_in_error("connection.signature", _sentence(exc.message))
+            self.finish_sign_in_button.setEnabled(True)
+            self.sign_in_changed.emit("failed")
+            return
+        self._signed_in(signed_in)
+
+    def _signed_in(self, signed_in: SignedIn) -> None:
+        self.sign_in_request = None
+        self.signature.clear()
+        self.sign_in_panel.setVisible(False)
+        who = short_hash(signed_in.wallet)
+        warning = False
+        try:
+            self._save_token(signed_in.wallet, signed_in.token)
+            where = "its device token is kept in the system keyring."
+        except credentials.CredentialStoreUnavailable as exc:
+            # Better than losing it: connect now, and say it will not survive a restart.
+            self._keep_token(signed_in.wallet, signed_in.token)
+            warning = True
+            where = (
+                f"{exc}. The token is used until Seller Notifier quits; sign in again next "
+                f"time, or set {credentials.TOKEN_ENV}."
+            )
+        self.sign_in_result.setText(f"Signed in as {who}: {where}")
+        self.sign_in_result.setStyleSheet(
+            "QLabel#signInResult { color: #b26a00; }" if warning else ""
+        )
+        self.sign_in_result.setVisible(True)
+        self._refresh_token_state()
+        self.store.touch("connection.token")  # the app reconnects with the new token
+        self.sign_in_button.setFocus()
+        self.sign_in_changed.emit("signed-in")
+
+    def _sign_in_error(self, key: str, message: str) -> None:
+        label = self._errors[key]
+        label.setText(message)
+        label.setVisible(bool(message))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` on the app's asyncio loop, keeping a reference until it ends."""
+        try:
+            task = asyncio.ensure_future(work)
+        except RuntimeError:  # no running loop: a window shown outside the app
+            work.close()
+            self.sign_in_button.setEnabled(True)
+            self.finish_sign_in_button.setEnabled(True)
+            self._sign_in_error("connection.sign_in", "Signing in needs the running app.")
+            return
+        self._sign_in_tasks.add(task)
+        task.add_done_callback(self._sign_in_tasks.discard)
+
 
 def _quietly(widget: QObject, change: Callable[[], object]) -> None:
     """Set a widget's value from the store without it re-applying the value."""
@@ -774,6 +1007,12 @@ def _quietly(widget: QObject, change: Callable[[], object]) -> None:
         change()
     finally:
         widget.blockSignals(blocked)
+
+
+def _sentence(message: str) -> str:
+    """``message`` as shown under a field: capitalised, with a full stop."""
+    text = message[:1].upper() + message[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def _token_stored(wallet: str) -> bool:
