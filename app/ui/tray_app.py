@@ -263,8 +263,9 @@ class TrayApp(QObject):
                     f"No device token for {short_hash(wallet)}",
                     app_notice(
                         "No device token",
-                        f"No token is stored for wallet {short_hash(wallet)}. Add it in "
-                        "Settings or set SELLER_NOTIFIER_TOKEN.",
+                        f"No token is stored for wallet {short_hash(wallet)}. Use “Sign in "
+                        "with wallet…” or paste a token in Settings, or set "
+                        "SELLER_NOTIFIER_TOKEN.",
                         Priority.HIGH,
                     ),
                 )
@@ -273,6 +274,12 @@ class TrayApp(QObject):
             self._start_client(url, token, wallet, since)
         except asyncio.CancelledError:
             raise
+        except ValueError as exc:  # a settings problem (bad or unencrypted URL): no traceback
+            log.warning("could not start the connection: %s", exc)
+            self._explain(
+                f"Could not start: {exc}",
+                app_notice("Check the connection settings", str(exc), Priority.HIGH),
+            )
         except Exception as exc:  # the tray stays up to say what went wrong
             log.exception("could not start the connection")
             self._explain(
