@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.figures import Figure
+from bench.figures import Figure, Goal
 from bench.report import write
 
 # Each module exposes ``run(quick: bool) -> list[Figure]``; order is the report's order.
@@ -22,6 +23,7 @@ MODULES = [
     "bench.bench_resume",
     "bench.bench_dashboard",
     "bench.bench_gateway",
+    "bench.bench_package",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +41,26 @@ def available() -> dict[str, Callable[[bool], list[Figure]]]:
             raise
         found[name.rsplit(".", 1)[1].removeprefix("bench_")] = module.run
     return found
+
+
+def merge_with_previous(figures: list[Figure], previous: Path) -> list[Figure]:
+    if not previous.exists():
+        return figures
+    fresh = {figure.name for figure in figures}
+    kept = [
+        Figure(
+            name=item["name"],
+            unit=item["unit"],
+            ours=item["ours"],
+            baseline=item["baseline"],
+            baseline_name=item["baseline_name"],
+            goals=[Goal(goal["kind"], goal["limit"]) for goal in item["goals"]],
+            note=item["note"],
+        )
+        for item in json.loads(previous.read_text(encoding="utf-8"))["figures"]
+        if item["name"] not in fresh
+    ]
+    return kept + figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
             failed.append(name)
         print(f"   {name}: {time.perf_counter() - started:.1f} s", file=sys.stderr, flush=True)
+    if args.only:
+        # A partial run updates its own rows and keeps the others' last figures.
+        figures = merge_with_previous(figures, args.output / "benchmarks.json")
     notes = FINDINGS.read_text(encoding="utf-8").splitlines() if FINDINGS.exists() else []
     markdown, _ = write(figures, args.output, notes)
     print(f"wrote {markdown}", file=sys.stderr)
