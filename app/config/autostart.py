@@ -253,6 +253,7 @@ def autostart_entry(command: Sequence[str]) -> str:
             in_main = stripped == "[Desktop Entry]"
         if in_main and stripped.split("=", 1)[0].strip() in (
             "Exec",
+            "TryExec",
             "Hidden",
             "X-GNOME-Autostart-enabled",
         ):
@@ -260,6 +261,10 @@ def autostart_entry(command: Sequence[str]) -> str:
         lines.append(line)
         if stripped == "[Desktop Entry]":
             lines.append(f"Exec={exec_line(command)}")
+            if command and Path(command[0]).is_absolute():
+                # Once the package is removed, desktops skip an entry whose TryExec is
+                # gone: an autostart entry left in a home folder starts nothing.
+                lines.append(f"TryExec={command[0]}")
             lines.append("X-GNOME-Autostart-enabled=true")
     return "\n".join(lines) + "\n"
 

@@ -164,3 +164,14 @@ def test_the_default_command_runs_this_installation() -> None:
         "-m",
         "app",
     ]
+
+
+def test_an_entry_left_after_uninstall_starts_nothing(tmp_path: Path) -> None:
+    # Package removal cannot reach users' homes; TryExec makes a leftover entry inert,
+    # because desktops skip an entry whose TryExec program no longer exists.
+    program = tmp_path / "opt" / "seller-notifier"
+    entry = parse(autostart_entry([str(program)]))
+    assert entry["TryExec"] == str(program)
+    assert not program.exists()
+    relative = parse(autostart_entry(["seller-notifier"]))
+    assert "TryExec" not in relative
