@@ -21,8 +21,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -40,6 +39,7 @@ from app.protocol import EventFrame, describe_error
 from app.store import folded, history, refold
 from app.store.columns import from_microseconds, load_frame, microseconds
 from app.store.errors import StoreError
+from app.store.handle import SqliteHandle
 from app.store.history import StoredNotice
 from app.store.schema import SCHEMA_VERSION, check_version, migrate
 
@@ -50,7 +50,7 @@ logger = logging.getLogger("seller_notifier.store")
 T = TypeVar("T")
 
 
-class ClientStore:
+class ClientStore(SqliteHandle):
     """Received events, per-wallet positions, and what they fold into, in one SQLite file.
 
     Recording an event also folds it into the orders, payments, reviews, tier and
@@ -432,19 +432,3 @@ class ClientStore:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read the event store {self.path}: {exc}") from None
 
-    def close(self) -> None:
-        """Close the database; further calls raise :class:`StoreError`. Idempotent."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

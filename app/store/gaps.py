@@ -13,10 +13,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Final, Self
+from typing import Final
 
 from app.store.events import StoreError
+from app.store.handle import SqliteHandle
 
 _SCHEMA: Final = """
     CREATE TABLE IF NOT EXISTS gap_records (
@@ -47,7 +47,7 @@ class GapRecord:
         return self.to_seq - self.from_seq + 1
 
 
-class GapLog:
+class GapLog(SqliteHandle):
     """Gap records in the SQLite file at ``path`` (``":memory:"``: in memory only).
 
     Open the :class:`~app.store.events.ClientStore` of the same file first (it
@@ -110,19 +110,3 @@ class GapLog:
             raise StoreError("the gap records are closed")
         return self._db
 
-    def close(self) -> None:
-        """Close the database; further calls raise :class:`StoreError`. Idempotent."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

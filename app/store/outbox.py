@@ -24,10 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from app.store.events import StoreError
+from app.store.handle import SqliteHandle
 
 logger = logging.getLogger("seller_notifier.store")
 
@@ -73,7 +73,7 @@ class OutboxMessage:
     slot: str | None = None
 
 
-class Outbox:
+class Outbox(SqliteHandle):
     """The outbox in the SQLite file at ``path`` (``":memory:"``: kept in memory only).
 
     Open the :class:`~app.store.events.ClientStore` of the same file first: it
@@ -282,22 +282,6 @@ class Outbox:
             raise
         db.execute("COMMIT")
 
-    def close(self) -> None:
-        """Close the database; further calls raise :class:`StoreError`. Idempotent."""
-        if self._db is not None:
-            self._db.close()
-            self._db = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _utc_now() -> datetime:

@@ -37,7 +37,6 @@ import asyncio
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -48,10 +47,11 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 
 from app.gateway.backend import Follower, Revocation
+from app.gateway.bus.group_commit import AppendRequest, GroupCommitQueue
 from app.gateway.bus.sqlite import DEFAULT_RETAIN
 from app.gateway.log import Appended, EventLogClosed, EventLogError
 from app.gateway.tokens import TokenClaims
-from app.protocol.events import SellerEvent, event_to_wire, parse_event
+from app.protocol.events import SellerEvent, parse_event
 from app.protocol.frames import EventFrame
 
 DEFAULT_PREFIX: Final = "sn:"
@@ -131,14 +131,6 @@ return 1
 """
 
 
-@dataclass
-class _Request:
-    wallet: str
-    event_json: str
-    key: str | None
-    future: asyncio.Future[Appended] = field(repr=False)
-
-
 class RedisEventLog:
     """:class:`~app.gateway.backend.GatewayBackend` on the Redis server at ``url``
     (``redis://[:password@]host:port/db``, ``rediss://`` for TLS).
@@ -185,8 +177,9 @@ class RedisEventLog:
         self._revoke_wallet = self._redis.register_script(_REVOKE_WALLET)
         self._events_channel = f"{prefix}events"
         self._revocations_channel = f"{prefix}revocations"
-        self._pending: list[_Request] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._appends = GroupCommitQueue(
+            self._write_batch, where="in Redis", task_name="redis-log-writer"
+        )
         self._listener: asyncio.Task[None] | None = None
         self._subscribed = False
         self._closed = False
@@ -208,25 +201,14 @@ class RedisEventLog:
         if self._listener is not None:
             self._listener.cancel()
             await asyncio.gather(self._listener, return_exceptions=True)
-        if self._writer is not None:
-            await asyncio.shield(self._writer)
+        await self._appends.drain()
         await self._redis.aclose()
 
     # --- EventLog ---------------------------------------------------------------------
 
     async def append(self, wallet: str, event: SellerEvent, key: str | None = None) -> Appended:
         self._check_open()
-        request = _Request(
-            wallet=wallet,
-            event_json=json.dumps(event_to_wire(event), separators=(",", ":")),
-            key=key,
-            future=asyncio.get_running_loop().create_future(),
-        )
-        # Queued synchronously, before any await: appends keep their call order.
-        self._pending.append(request)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_pending(), name="redis-log-writer")
-        return await request.future
+        return await self._appends.append(wallet, event, key)
 
     async def read(self, wallet: str, after_seq: int, limit: int) -> list[EventFrame]:
         self._check_open()
@@ -328,32 +310,14 @@ class RedisEventLog:
     def _key(self, wallet: str, name: str) -> str:
         return f"{self._prefix}{{{wallet}}}:{name}"
 
-    async def _write_pending(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    replies = await self._run(batch)
-                except asyncio.CancelledError:
-                    for request in batch:
-                        request.future.cancel()
-                    raise
-                except (RedisError, OSError) as exc:
-                    _log.error("could not store %d event(s) in Redis: %s", len(batch), exc)
-                    replies = [exc] * len(batch)
-                for request, reply in zip(batch, replies, strict=True):
-                    if request.future.done():
-                        continue  # the caller gave up; the event may still be stored
-                    if isinstance(reply, BaseException):
-                        request.future.set_exception(
-                            EventLogError(f"could not store the event in Redis: {reply}")
-                        )
-                    else:
-                        request.future.set_result(_appended(request.wallet, reply))
-        finally:
-            self._writer = None
+    async def _write_batch(self, batch: list[AppendRequest]) -> list[Appended | BaseException]:
+        replies = await self._run(batch)
+        return [
+            reply if isinstance(reply, BaseException) else _appended(request.wallet, reply)
+            for request, reply in zip(batch, replies, strict=True)
+        ]
 
-    async def _run(self, batch: list[_Request]) -> list[Any]:
+    async def _run(self, batch: list[AppendRequest]) -> list[Any]:
         """One pipelined round trip for ``batch``; reloads the script if Redis lost it."""
         if self._append_sha is None:
             self._append_sha = str(await self._redis.script_load(_APPEND))
@@ -367,7 +331,7 @@ class RedisEventLog:
                 replies[index] = reply
         return replies
 
-    async def _pipeline(self, batch: list[_Request]) -> list[Any]:
+    async def _pipeline(self, batch: list[AppendRequest]) -> list[Any]:
         assert self._append_sha is not None
         retain, age = str(self._retain), str(self._retain_age_ms)
         batch_size = str(TRIM_BATCH)

@@ -35,15 +35,15 @@ import sqlite3
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, TypeVar
 
 from app.gateway.backend import Follower, Revocation
+from app.gateway.bus.group_commit import AppendRequest, GroupCommitQueue
 from app.gateway.log import Appended, EventLogClosed, EventLogError
 from app.gateway.tokens import TokenClaims
-from app.protocol.events import SellerEvent, event_to_wire, parse_event
+from app.protocol.events import SellerEvent, parse_event
 from app.protocol.frames import EventFrame
 
 DEFAULT_RETAIN: Final = 100_000
@@ -81,14 +81,6 @@ CREATE TABLE IF NOT EXISTS revocations (
 REVOCATION_POLL: Final = 1.0
 """Seconds between two looks for revocations written by another process."""
 _AGE_TRIM_BATCH: Final = 1000
-
-
-@dataclass
-class _Request:
-    wallet: str
-    event_json: str
-    key: str | None
-    future: asyncio.Future[Appended] = field(repr=False)
 
 
 class SqliteEventLog:
@@ -135,8 +127,9 @@ class SqliteEventLog:
             self._db.close()
             raise
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="event-log")
-        self._pending: list[_Request] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._appends = GroupCommitQueue(
+            self._write_batch, where=f"in {path}", task_name="event-log-writer"
+        )
         self._following: asyncio.Task[None] | None = None
         self._follower: Follower | None = None
         self._closed = False
@@ -145,17 +138,7 @@ class SqliteEventLog:
 
     async def append(self, wallet: str, event: SellerEvent, key: str | None = None) -> Appended:
         self._check_open()
-        request = _Request(
-            wallet=wallet,
-            event_json=json.dumps(event_to_wire(event), separators=(",", ":")),
-            key=key,
-            future=asyncio.get_running_loop().create_future(),
-        )
-        # Queued synchronously, before any await: appends keep their call order.
-        self._pending.append(request)
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_pending(), name="event-log-writer")
-        return await request.future
+        return await self._appends.append(wallet, event, key)
 
     async def read(self, wallet: str, after_seq: int, limit: int) -> list[EventFrame]:
         return await self._call(self._read, wallet, after_seq, limit)
@@ -170,9 +153,7 @@ class SqliteEventLog:
         if self._following is not None:
             self._following.cancel()
             await asyncio.gather(self._following, return_exceptions=True)
-        if self._writer is not None:
-            # Appends already accepted are finished, not lost.
-            await asyncio.shield(self._writer)
+        await self._appends.drain()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
         self._executor.shutdown(wait=False)
 
@@ -232,35 +213,13 @@ class SqliteEventLog:
         except sqlite3.Error as exc:
             raise EventLogError(f"cannot read the event log {self.path}: {exc}") from exc
 
-    async def _write_pending(self) -> None:
+    async def _write_batch(self, batch: list[AppendRequest]) -> list[Appended | BaseException]:
         loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    results = await loop.run_in_executor(self._executor, self._write, batch)
-                except asyncio.CancelledError:
-                    for request in batch:
-                        request.future.cancel()
-                    raise
-                except Exception as exc:
-                    _log.error("could not store %d event(s) in %s: %s", len(batch), self.path, exc)
-                    for request in batch:
-                        if not request.future.done():
-                            request.future.set_exception(
-                                EventLogError(f"could not store the event: {exc}")
-                            )
-                    continue
-                for request, appended in zip(batch, results, strict=True):
-                    # A caller that gave up (cancelled) still had its event stored.
-                    if not request.future.done():
-                        request.future.set_result(appended)
-        finally:
-            self._writer = None
+        return list(await loop.run_in_executor(self._executor, self._write, batch))
 
     # --- on the worker thread ---------------------------------------------------------
 
-    def _write(self, batch: list[_Request]) -> list[Appended]:
+    def _write(self, batch: list[AppendRequest]) -> list[Appended]:
         now = datetime.now(UTC)
         stamp = now.isoformat()
         heads: dict[str, int] = {}
