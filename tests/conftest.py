@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from keyring_support import MemoryKeyring
 
 # Unit and widget tests never need a display; end-to-end tests pass their own env
 # (with QT_QPA_PLATFORM=xcb) to the processes they start.
@@ -58,6 +59,18 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home.mkdir()
     monkeypatch.setenv("SELLER_NOTIFIER_HOME", str(home))
     yield home
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[MemoryKeyring]:
+    """A working keyring for this test only (restores the previous backend after)."""
+    import keyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ import pytest
 import pytest_asyncio
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from keyring.backend import KeyringBackend
 from keyring.backends import fail
+from keyring_support import MemoryKeyring
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtTest import QTest
@@ -51,34 +51,6 @@ def personal_sign(text: str, key: str = SELLER_KEY) -> str:
     """What a wallet's ``personal_sign`` returns for ``text``, as the seller pastes it."""
     signed = Account.sign_message(encode_defunct(text=text), private_key=key)
     return "0x" + bytes(signed.signature).hex()
-
-
-class MemoryKeyring(KeyringBackend):
-    """Stands in for the Secret Service / Keychain (none on CI)."""
-
-    priority = 1
-
-    def __init__(self) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.items.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.items[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        self.items.pop((service, username), None)
-
-
-@pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
-    previous = keyring.get_keyring()
-    backend = MemoryKeyring()
-    keyring.set_keyring(backend)
-    yield backend
-    keyring.set_keyring(previous)
 
 
 @pytest.fixture
